@@ -1,0 +1,97 @@
+"""The backbones the engine offers, with their input normalisation and layer groups.
+
+Layer groups are data, in one table, following Table 1 of the PaSTe/TinyAD paper (Barusco et al.). Indices count the
+flat layer sequence of `core.backbones.layers.flatten_layers` (stem = 0, one index per block, head last):
+- low / mid / high: three layers around the backbone's centre, spaced by a fixed offset (paper, Sec. 4.5);
+- equiv: the layers whose cumulative share of the network's MACs is closest to what WideResNet50's layer1/2/3 use
+  (18.4 %, 43.6 %, 80.6 %); `tests/core/backbones` re-derives it from measured MACs;
+- paste: the equiv group with its first layer moved deeper, so that PaSTe's teacher and student share every layer
+  before it (the last layer stays the same, for a fair comparison with STFPM);
+- patchcore: the ends of the stride-8 and stride-16 stages, the analogue of WideResNet50's layer2 + layer3 that
+  PatchCore uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from core.errors import InputError
+
+IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+LAYER_GROUPS = ("low", "mid", "high", "equiv", "paste", "patchcore")
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A timm backbone: how to normalise its input (pixel values 0..255) and which layers each group taps."""
+
+    name: str
+    description: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    groups: Mapping[str, tuple[int, ...]]
+    weights_source: str  # "efficientnet-lite0-package" or "timm"
+
+    def layers_for(self, group: str) -> tuple[int, ...]:
+        if group not in self.groups:
+            raise InputError(f"backbone {self.name}: unknown layer group '{group}' (choose from {', '.join(self.groups)})")
+        return self.groups[group]
+
+
+def _groups(**groups: tuple[int, ...]) -> Mapping[str, tuple[int, ...]]:
+    return MappingProxyType(groups)
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "tf_efficientnet_lite0": BackboneSpec(
+        name="tf_efficientnet_lite0",
+        description="EfficientNet-Lite0: 4.7 M parameters, no squeeze-excite, ReLU6; quantizes well (default)",
+        # The bundled ImageNet weights expect (x - 127.5) / 127.5.
+        mean=(127.5, 127.5, 127.5),
+        std=(127.5, 127.5, 127.5),
+        groups=_groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(3, 9, 14), paste=(6, 10, 14),
+                       patchcore=(5, 11)),
+        weights_source="efficientnet-lite0-package",
+    ),
+    "mobilenetv2_100": BackboneSpec(
+        name="mobilenetv2_100",
+        description="MobileNetV2 1.0: 3.5 M parameters; the TinyAD paper's reference edge backbone",
+        mean=IMAGENET_MEAN_255,
+        std=IMAGENET_STD_255,
+        # Taken as printed in Table 1 of the paper.
+        groups=_groups(low=(4, 7, 10), mid=(7, 10, 13), high=(10, 13, 16), equiv=(3, 8, 14), paste=(7, 10, 14),
+                       patchcore=(6, 13)),
+        weights_source="timm",
+    ),
+    "resnet18": BackboneSpec(
+        name="resnet18",
+        description="ResNet18: 11.7 M parameters, plain convolutions; fast on GPUs, heavier on CPUs",
+        mean=IMAGENET_MEAN_255,
+        std=IMAGENET_STD_255,
+        # Same family as WideResNet50, so equiv is its layer1/2/3 ends rather than the nearest MAC share.
+        groups=_groups(low=(1, 2, 3), mid=(3, 4, 5), high=(5, 6, 7), equiv=(2, 4, 6), paste=(4, 5, 6),
+                       patchcore=(4, 6)),
+        weights_source="timm",
+    ),
+    "wide_resnet50_2": BackboneSpec(
+        name="wide_resnet50_2",
+        description="WideResNet50-2: 69 M parameters; the heavy reference backbone of the original methods",
+        mean=IMAGENET_MEAN_255,
+        std=IMAGENET_STD_255,
+        groups=_groups(low=(2, 3, 4), mid=(7, 8, 9), high=(12, 13, 14), equiv=(3, 7, 13), paste=(7, 10, 13),
+                       patchcore=(7, 13)),
+        weights_source="timm",
+    ),
+}
+
+DEFAULT_BACKBONE = "tf_efficientnet_lite0"
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise InputError(f"unknown backbone '{name}' (choose from {', '.join(BACKBONES)})") from None

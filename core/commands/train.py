@@ -1,0 +1,43 @@
+"""`python -m core train`: fit one unified model on the normal images of one or more category folders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE
+from core.commands.progress import run_with_bars
+from core.methods.config import ModelConfig
+from core.methods.registry import DEFAULT_METHOD, METHODS
+from core.training import train_job
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train one unified model on normal images of several categories")
+    parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR",
+                        help="category folders (MVTec AD layout or plain folders of normal images)")
+    parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default=DEFAULT_BACKBONE)
+    parser.add_argument("--layers", choices=["low", "mid", "high", "equiv", "paste", "patchcore"], default=None,
+                        help="layer group (default: the method's own: equiv for STFPM, paste for PaSTe, ...)")
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (knowledge-distillation methods)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--coreset-ratio", type=float, default=None, help="PatchCore: share of patches kept")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", default="imagenet", help="'imagenet' (default), 'random' or a state-dict file")
+    parser.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = ModelConfig(
+        method=args.method, backbone=args.backbone, layer_group=args.layers or "", image_size=args.image_size,
+        epochs=args.epochs or 0, batch_size=args.batch_size, seed=args.seed,
+        **({"coreset_ratio": args.coreset_ratio} if args.coreset_ratio else {}),
+    )
+    result = run_with_bars(train_job(config, args.data, args.out, weights=args.weights))
+    print(f"model written to {result.model_dir}")
+    print(json.dumps(result.summary, indent=2))
+    return 0

@@ -1,0 +1,36 @@
+"""Batched PyTorch inference over arrays of images, shared by training (thresholds), evaluation and prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.jobs import CancelToken, Progress
+
+
+def to_pixels(images: np.ndarray) -> torch.Tensor:
+    """N x H x W x 3 uint8 (as read) -> N x 3 x H x W uint8 tensor (the layout the networks take, as float)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def predict_arrays(
+    network: nn.Module, images: np.ndarray, batch_size: int = 16, cancel: CancelToken | None = None
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
+    """Scores (N,) and anomaly maps (N x H x W, float32) for N x H x W x 3 uint8 images; a job generator."""
+    cancel = cancel or CancelToken()
+    network.eval()
+    scores, maps = [], []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            cancel.raise_if_cancelled()
+            batch = to_pixels(images[start : start + batch_size]).float()
+            batch_scores, batch_maps = network(batch)
+            scores.append(batch_scores.numpy())
+            maps.append(batch_maps[:, 0].numpy())
+            yield Progress(min(start + batch_size, len(images)), len(images), "scoring images", stage="predict")
+    if not scores:
+        return np.zeros(0, np.float32), np.zeros((0, 0, 0), np.float32)
+    return np.concatenate(scores), np.concatenate(maps)

@@ -1,0 +1,1 @@
+"""Anomaly detection methods, one package each, and the registry that lists them."""

@@ -1,0 +1,105 @@
+"""PatchCore (Roth et al. 2022): a memory bank of normal patch features; distance to it is the anomaly score.
+
+Everything runs with operators that ONNX Runtime and TensorRT 8.5 accept: nearest neighbours are a matrix product
+followed by ReduceMin/ArgMin (no data-dependent TopK). The image score's re-weighting by the neighbourhood of the
+nearest memory entry (paper, Eq. 7) uses each entry's k nearest neighbours in the bank, found once at fit time and
+stored as a buffer, so inference needs only Gather.
+
+Example:
+    >>> model = PatchcoreModel("tf_efficientnet_lite0", layers=(5, 11), weights="random")
+    >>> model.set_memory_bank(torch.randn(1000, model.embedding_dim), neighbours=9)
+    >>> scores, maps = model.eval()(torch.zeros(1, 3, 256, 256))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from core.backbones.extractor import FeatureExtractor
+from core.backbones.weights import PRETRAINED
+from core.methods.common.blur import GaussianBlur
+
+
+class PatchcoreModel(nn.Module):
+    """Frozen backbone + patch memory bank; eval forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    def __init__(self, backbone: str, layers: Sequence[int], weights: str | Path = PRETRAINED, blur_sigma: float = 4.0):
+        super().__init__()
+        self.extractor = FeatureExtractor(backbone, layers, weights)
+        self.extractor.requires_grad_(False)
+        self.blur = GaussianBlur(blur_sigma)
+        self.embedding_dim = self._probe_embedding_dim()
+        # Fitted state travels with the weights (and into the exported graph) as buffers.
+        self.register_buffer("memory_bank", torch.zeros(0, self.embedding_dim))
+        self.register_buffer("memory_squared_norms", torch.zeros(0))
+        self.register_buffer("memory_neighbours", torch.zeros(0, 1, dtype=torch.long))
+
+    def _probe_embedding_dim(self) -> int:
+        with torch.no_grad():
+            return sum(feature.shape[1] for feature in self.extractor(torch.zeros(1, 3, 64, 64)).values())
+
+    def train(self, mode: bool = True) -> "PatchcoreModel":
+        return super().train(False)  # nothing here trains; batch norm must always use its ImageNet statistics
+
+    def embed(self, pixels: Tensor) -> Tensor:
+        """Patch embeddings N x C x h x w: each tapped layer averaged over a 3x3 neighbourhood, upsampled to the
+        finest tapped resolution and concatenated (the paper's locally aware patch features)."""
+        features = list(self.extractor(pixels).values())
+        size = features[0].shape[-2:]
+        pooled = [F.avg_pool2d(feature, 3, stride=1, padding=1) for feature in features]
+        resized = [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode="bilinear", align_corners=False)
+                   for p in pooled]
+        return torch.cat(resized, dim=1)
+
+    def set_memory_bank(self, bank: Tensor, neighbours: int) -> None:
+        """Store the bank and, for each entry, the indices of its `neighbours` nearest entries (itself first)."""
+        neighbours = min(neighbours, bank.shape[0])
+        squared = (bank * bank).sum(1)
+        index = torch.empty(bank.shape[0], neighbours, dtype=torch.long)
+        for start in range(0, bank.shape[0], 2048):  # in chunks: the full distance matrix may not fit in memory
+            chunk = bank[start : start + 2048]
+            distances = squared[start : start + 2048, None] - 2 * chunk @ bank.T + squared[None, :]
+            index[start : start + 2048] = distances.topk(neighbours, dim=1, largest=False).indices
+        self.memory_bank = bank.contiguous()
+        self.memory_squared_norms = squared
+        self.memory_neighbours = index
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        embedding = self.embed(pixels)
+        batch, channels, height, width = embedding.shape
+        patches = embedding.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        squared_distances = (
+            (patches * patches).sum(-1, keepdim=True) - 2 * patches @ self.memory_bank.T + self.memory_squared_norms
+        ).clamp_min(0)
+        nearest_squared, nearest_index = squared_distances.min(dim=-1)
+        patch_scores = nearest_squared.sqrt()
+        scores = self._reweighted_image_scores(patches, patch_scores, nearest_index)
+        maps = patch_scores.reshape(batch, 1, height, width)
+        maps = F.interpolate(maps, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
+        return scores, self.blur(maps)
+
+    def _reweighted_image_scores(self, patches: Tensor, patch_scores: Tensor, nearest_index: Tensor) -> Tensor:
+        # The most anomalous patch, its nearest memory entry m*, and m*'s neighbourhood in the bank: a patch whose
+        # m* sits in a sparse region of the bank is less certain to be anomalous (paper, Eq. 7).
+        worst = patch_scores.argmax(dim=1, keepdim=True)
+        worst_score = patch_scores.gather(1, worst).squeeze(1)
+        worst_patch = patches.gather(1, worst[..., None].expand(-1, -1, patches.shape[-1]))  # N x 1 x C
+        nearest_entry = nearest_index.gather(1, worst).squeeze(1)
+        neighbourhood = self.memory_neighbours[nearest_entry]  # N x k
+        neighbour_features = self.memory_bank[neighbourhood]  # N x k x C
+        distances = (neighbour_features - worst_patch).pow(2).sum(-1).clamp_min(0).sqrt()
+        weight = 1.0 - torch.softmax(distances, dim=1)[:, 0]
+        return weight * worst_score
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 - torch's signature
+        # The bank's size is only known once fitted: take the saved shapes before the copy.
+        for name in ("memory_bank", "memory_squared_norms", "memory_neighbours"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

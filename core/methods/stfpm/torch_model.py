@@ -1,0 +1,81 @@
+"""STFPM (Wang et al. 2021) and, with a shared prefix, PaSTe (Barusco et al. 2024).
+
+A frozen ImageNet teacher and a student of the same architecture see the same image; the student learns to match
+the teacher's normalised features on normal images only, so where they disagree the image is anomalous.
+
+With `shared_prefix = k > 0` this is PaSTe: the student has no layers of its own before layer k and takes the
+teacher's layer k-1 output as its input. The shared layers are computed once, stored once, and never trained, which
+cuts training memory and inference MACs (paper, Sec. 3.2).
+
+Example:
+    >>> model = StudentTeacherModel("tf_efficientnet_lite0", layers=(6, 10, 14), shared_prefix=6, weights="random")
+    >>> model.eval()
+    >>> scores, maps = model(torch.zeros(1, 3, 256, 256))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
+from core.backbones.weights import PRETRAINED, RANDOM
+from core.methods.common.blur import GaussianBlur
+
+
+class StudentTeacherModel(nn.Module):
+    """Teacher/student feature pyramid matching; eval-mode forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    def __init__(
+        self,
+        backbone: str,
+        layers: Sequence[int],
+        shared_prefix: int = 0,
+        weights: str | Path = PRETRAINED,
+        blur_sigma: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self.taps = tuple(sorted(layers))
+        if not 0 <= shared_prefix <= self.taps[0]:
+            raise ValueError(f"shared prefix {shared_prefix} must end at or before the first tapped layer {self.taps[0]}")
+        self.shared_prefix = shared_prefix
+        self.teacher = FeatureExtractor(backbone, self.taps, weights)
+        self.teacher.requires_grad_(False)
+        # The student starts from random weights (as in STFPM), with timm's own initialisation.
+        student_layers = backbone_layers(backbone, max(self.taps) + 1, RANDOM)
+        self.student = nn.ModuleList(list(student_layers)[shared_prefix:])
+        self.blur = GaussianBlur(blur_sigma)
+
+    def train(self, mode: bool = True) -> "StudentTeacherModel":
+        super().train(mode)
+        self.teacher.eval()  # frozen: its batch-norm statistics must not drift while the student trains
+        return self
+
+    def features(self, pixels: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Teacher and student features for the tapped layers."""
+        with torch.no_grad():
+            shared = self.teacher.prefix(pixels, self.shared_prefix) if self.shared_prefix else None
+            teacher = self.teacher(pixels) if shared is None else self._teacher_from(shared)
+        student_input = self.teacher.normalise(pixels) if shared is None else shared
+        student = run_layers(self.student, student_input, self.shared_prefix, self.taps)
+        return teacher, student
+
+    def _teacher_from(self, shared: Tensor) -> dict[str, Tensor]:
+        return run_layers(self.teacher.layers[self.shared_prefix :], shared, self.shared_prefix, self.taps)
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        teacher, student = self.features(pixels)
+        size = pixels.shape[-2:]
+        anomaly_map = None
+        for key, teacher_map in teacher.items():
+            distance = 0.5 * (F.normalize(teacher_map, dim=1) - F.normalize(student[key], dim=1)).pow(2).sum(1, keepdim=True)
+            distance = F.interpolate(distance, size=size, mode="bilinear", align_corners=False)
+            # The product across layers (as in STFPM) keeps only what every scale agrees is anomalous.
+            anomaly_map = distance if anomaly_map is None else anomaly_map * distance
+        anomaly_map = self.blur(anomaly_map)
+        scores = anomaly_map.flatten(1).amax(dim=1)
+        return scores, anomaly_map

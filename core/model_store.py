@@ -1,0 +1,171 @@
+"""Model directories: weights (safetensors), a manifest that says what made them, and atomic writes.
+
+A model directory is written to a temporary sibling and renamed into place, so an interrupted or failed run never
+leaves half a model and never replaces the previous one. Loading re-hashes every file and refuses a changed one.
+
+Example:
+    >>> save_model(model, config, Path("models/bottle"), extra={"categories": ["bottle"]})
+    >>> loaded = load_model(Path("models/bottle"))
+    >>> scores, maps = loaded.network(pixels)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from core.backbones.registry import get_backbone
+from core.backbones.weights import RANDOM
+from core.errors import InputError
+from core.methods.config import ModelConfig
+from core.methods.registry import build_model
+
+MODEL_FORMAT = "inspection-station-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+ONNX_GRAPH = "model.onnx"  # the FP32 pipeline, exported at save time for ONNX Runtime and TensorRT
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model directory: the network in eval mode, its config and its whole manifest."""
+
+    path: Path
+    network: nn.Module
+    config: ModelConfig
+    manifest: dict[str, Any]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest["thresholds"]["image"])
+
+    @property
+    def categories(self) -> list[str]:
+        return list(self.manifest.get("categories", []))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import timm
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
+            "numpy": numpy.__version__}
+
+
+def write_directory_atomically(target: Path, fill: Any) -> Path:
+    """Create `target` by calling fill(temp_dir) on a temporary sibling, then renaming it into place.
+
+    The previous `target`, if any, is replaced only after fill succeeded (it is moved aside, then deleted).
+    """
+    target = Path(target).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o777 & ~umask)  # mkdtemp makes it private; a model directory is an ordinary folder
+    try:
+        fill(temporary)
+        for file in temporary.iterdir():  # make the content durable before it becomes visible
+            with file.open("rb") as stream:
+                os.fsync(stream.fileno())
+        if target.exists():
+            retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, retired)
+            os.replace(temporary, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return target
+
+
+def save_model(
+    network: nn.Module, config: ModelConfig, target: Path, extra: dict[str, Any], export_graph: bool = True
+) -> Path:
+    """Write `network`'s weights, its FP32 ONNX graph (unless `export_graph` is False) and a manifest (config +
+    `extra`: categories, thresholds, training summary...) atomically."""
+    spec = get_backbone(config.backbone)
+
+    def fill(directory: Path) -> None:
+        state = {key: value.detach().contiguous() for key, value in network.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS))
+        files = [WEIGHTS]
+        if export_graph:
+            from core.export.onnx_export import export_onnx
+
+            export_onnx(network, config.image_size, directory / ONNX_GRAPH)
+            files.append(ONNX_GRAPH)
+        manifest = {
+            "format": MODEL_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "method": config.method,
+            "backbone": config.backbone,
+            "layers": list(config.layers),
+            "layer_group": config.layer_group,
+            "image_size": config.image_size,
+            "input": {"layout": "NCHW", "channels": "RGB", "dtype": "float32", "range": [0, 255],
+                      "shape": [-1, 3, config.image_size, config.image_size]},
+            "normalisation": {"mean": list(spec.mean), "std": list(spec.std), "in_graph": True},
+            "config": config.to_dict(),
+            "library_versions": library_versions(),
+            **extra,
+            "files": {name: sha256_of(directory / name) for name in files},
+        }
+        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+
+    return write_directory_atomically(target, fill)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read and check a model directory's manifest (format, version, file hashes)."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(f"{path}: not a model directory (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{manifest_path}: not valid JSON ({error})") from None
+    if manifest.get("format") != MODEL_FORMAT:
+        raise InputError(f"{manifest_path}: not an Inspection Station model (format {manifest.get('format')!r})")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise InputError(f"{manifest_path}: format version {version} is not supported (this build reads {FORMAT_VERSION})")
+    for name, expected in manifest.get("files", {}).items():
+        file = Path(path) / name
+        if not file.is_file():
+            raise InputError(f"{file}: listed in the manifest but missing")
+        if sha256_of(file) != expected:
+            raise InputError(f"{file}: changed since the model was saved (sha256 does not match the manifest)")
+    return manifest
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Verify and load a model directory; the network is returned in eval mode on the CPU."""
+    manifest = read_manifest(path)
+    config = ModelConfig.from_dict(manifest["config"])
+    network = build_model(config, weights=RANDOM)  # every weight, the teacher's included, comes from the file
+    network.load_state_dict(load_file(str(Path(path) / WEIGHTS)))
+    network.eval()
+    return LoadedModel(Path(path), network, config, manifest)

@@ -1,0 +1,77 @@
+"""Inference backends behind one interface, and `open_runtime`, which picks the fastest one available.
+
+Example:
+    >>> runtime = open_runtime(Path("models/demo"))
+    >>> scores, maps = runtime.predict(images)          # N x S x S x 3 uint8 in, (N,), (N x S x S) out
+    >>> verdicts = scores >= runtime.threshold
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputError
+from core.model_store import ONNX_GRAPH, WEIGHTS, load_model, read_manifest
+from core.runtime.base import Runtime
+
+BACKENDS = ("auto", "onnxruntime", "pytorch")
+
+
+@dataclass
+class ModelRuntime:
+    """A backend plus what the model directory says about thresholds, categories and size."""
+
+    backend: Runtime
+    model_dir: Path
+    manifest: dict
+    model_bytes: int
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def image_size(self) -> int:
+        return int(self.manifest["image_size"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest["thresholds"]["image"])
+
+    @property
+    def map_low(self) -> float:
+        return float(self.manifest["thresholds"]["map_low"])
+
+    @property
+    def categories(self) -> list[str]:
+        return list(self.manifest.get("categories", []))
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.backend.predict(images)
+
+
+def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = None) -> ModelRuntime:
+    """Verify `model_dir` and load it with `prefer` ("auto": ONNX Runtime on the exported graph when the directory
+    has one and onnxruntime is installed, else PyTorch)."""
+    if prefer not in BACKENDS:
+        raise InputError(f"unknown runtime '{prefer}' (choose from {', '.join(BACKENDS)})")
+    model_dir = Path(model_dir)
+    manifest = read_manifest(model_dir)
+    graph = model_dir / ONNX_GRAPH
+    onnx_usable = graph.is_file() and importlib.util.find_spec("onnxruntime") is not None
+    if prefer == "onnxruntime" and not onnx_usable:
+        raise InputError(f"{model_dir}: no {ONNX_GRAPH} in this model directory, or onnxruntime is not installed")
+    if prefer != "pytorch" and onnx_usable:
+        from core.runtime.onnx_backend import OnnxRuntime
+
+        backend: Runtime = OnnxRuntime(graph, int(manifest["image_size"]), threads)
+        return ModelRuntime(backend, model_dir, manifest, graph.stat().st_size)
+    from core.runtime.torch_backend import TorchRuntime
+
+    loaded = load_model(model_dir)
+    return ModelRuntime(TorchRuntime(loaded.network, loaded.config.image_size), model_dir, manifest,
+                        (model_dir / WEIGHTS).stat().st_size)

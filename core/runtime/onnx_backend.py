@@ -1,0 +1,42 @@
+"""ONNX Runtime backend: CPU here; the CUDA and TensorRT execution providers are used when the install has them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputError
+from core.runtime.base import to_network_input
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class OnnxRuntime:
+    """Score images with an exported ONNX graph (FP32, FP16 or Q/DQ INT8)."""
+
+    def __init__(self, onnx_path: Path, image_size: int, threads: int | None = None) -> None:
+        import onnxruntime  # heavy, and optional for users who only train
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        available = set(onnxruntime.get_available_providers())
+        providers = [provider for provider in PREFERRED_PROVIDERS if provider in available]
+        try:
+            self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types for a bad graph
+            raise InputError(f"{onnx_path}: ONNX Runtime cannot load this graph ({error})") from None
+        self.provider = self.session.get_providers()[0]
+        self.name = "onnxruntime" if self.provider == "CPUExecutionProvider" else f"onnxruntime-{self.provider}"
+        self.image_size = image_size
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_is_half = self.session.get_inputs()[0].type == "tensor(float16)"
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pixels = to_network_input(images)
+        if self.input_is_half:
+            pixels = pixels.astype(np.float16)
+        scores, maps = self.session.run(None, {self.input_name: pixels})
+        return scores.astype(np.float32), maps[:, 0].astype(np.float32)

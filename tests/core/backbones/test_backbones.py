@@ -1,0 +1,94 @@
+"""Backbone registry, offline ImageNet weights and the shared feature extractor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+import timm
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from core.backbones.extractor import FeatureExtractor
+from core.backbones.layers import flatten_layers
+from core.backbones.registry import BACKBONES
+from core.backbones.weights import create_network
+from core.errors import InputError
+
+WIDERESNET50_MAC_SHARES = (0.1839, 0.4364, 0.8061)  # PaSTe paper, Sec. 4.5
+
+
+def classify(network: torch.nn.Module, image: np.ndarray) -> list[int]:
+    resized = np.asarray(Image.fromarray(image).resize((224, 224), Image.BILINEAR), dtype=np.float32)
+    pixels = torch.from_numpy(resized).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        logits = network.eval()((pixels - 127.5) / 127.5)
+    return logits.topk(3).indices[0].tolist()
+
+
+def test_bundled_lite0_weights_are_real_imagenet_weights() -> None:
+    network = create_network("tf_efficientnet_lite0")
+    assert classify(network, skimage.data.chelsea())[0] in range(281, 286)  # tabby, tiger cat, ..., Egyptian cat
+    assert classify(network, skimage.data.coffee())[0] in (967, 968, 504)  # espresso, cup, coffee mug
+
+
+def test_random_weights_do_not_recognise_the_cat() -> None:
+    torch.manual_seed(0)
+    assert classify(create_network("tf_efficientnet_lite0", "random"), skimage.data.chelsea())[0] not in range(281, 286)
+
+
+def test_missing_timm_weights_say_how_to_provide_them(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-cache"))
+    with pytest.raises(InputError, match="--weights FILE"):
+        create_network("mobilenetv2_100")
+
+
+def test_weights_from_a_named_file(tmp_path) -> None:
+    source = create_network("mobilenetv2_100", "random")
+    torch.save(source.state_dict(), tmp_path / "mnv2.pth")
+    loaded = create_network("mobilenetv2_100", tmp_path / "mnv2.pth")
+    assert torch.equal(loaded.conv_stem.weight, source.conv_stem.weight)
+    with pytest.raises(InputError, match="not found"):
+        create_network("mobilenetv2_100", tmp_path / "absent.pth")
+
+
+@pytest.mark.parametrize("name", ["tf_efficientnet_lite0", "mobilenetv2_100", "wide_resnet50_2"])
+def test_equiv_group_matches_widerestnet50_mac_shares(name: str) -> None:
+    """The equiv layers are those whose cumulative MAC share is nearest WideResNet50's layer1/2/3 (paper, Sec. 4.5);
+    MobileNetV2's first entry is the paper's own choice (layer 3 at 25 %), so it is allowed one layer of slack."""
+    layers = flatten_layers(timm.create_model(name, pretrained=False).eval())
+    x = torch.zeros(1, 3, 128, 128)  # MAC shares do not depend on the input size of a fully convolutional net
+    macs = []
+    with torch.no_grad():
+        for layer in layers:
+            with FlopCounterMode(display=False) as counter:
+                x = layer(x)
+            macs.append(counter.get_total_flops())
+    shares = np.cumsum(macs) / sum(macs)
+    nearest = [int(np.argmin(abs(shares - target))) for target in WIDERESNET50_MAC_SHARES]
+    equiv = BACKBONES[name].groups["equiv"]
+    assert all(abs(chosen - best) <= 1 for chosen, best in zip(equiv, nearest)), (equiv, nearest)
+
+
+def test_paste_group_keeps_the_last_equiv_layer_and_starts_deeper() -> None:
+    for spec in BACKBONES.values():
+        assert spec.groups["paste"][-1] == spec.groups["equiv"][-1]
+        assert spec.groups["paste"][0] > spec.groups["equiv"][0]
+
+
+def test_extractor_returns_named_layers_and_is_cut_after_the_last() -> None:
+    extractor = FeatureExtractor("tf_efficientnet_lite0", (3, 9, 14), weights="random")
+    assert len(extractor.layers) == 15
+    features = extractor(torch.zeros(2, 3, 128, 128))
+    assert {key: tuple(value.shape) for key, value in features.items()} == {
+        "layer3": (2, 24, 32, 32), "layer9": (2, 112, 8, 8), "layer14": (2, 192, 4, 4)}
+
+
+def test_unknown_backbone_and_group_are_refused() -> None:
+    with pytest.raises(InputError, match="unknown backbone"):
+        FeatureExtractor("vgg_huge", (1,))
+    with pytest.raises(InputError, match="unknown layer group"):
+        BACKBONES["resnet18"].layers_for("deepest")
+    with pytest.raises(ValueError, match="does not exist"):
+        FeatureExtractor("resnet18", (12,), weights="random")
