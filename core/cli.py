@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.commands import demo, evaluate, predict, train
+from core.commands import benchmark, demo, evaluate, latency, predict, train
+from core.deploy import command as deploy
 from core.errors import Cancelled, InputError
 
-COMMANDS = (demo, train, evaluate, predict)
+COMMANDS = (demo, train, evaluate, predict, latency, benchmark, deploy)
 
 
 def build_parser() -> argparse.ArgumentParser:

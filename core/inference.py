@@ -13,7 +13,10 @@ from core.jobs import CancelToken, Progress
 
 def to_pixels(images: np.ndarray) -> torch.Tensor:
     """N x H x W x 3 uint8 (as read) -> N x 3 x H x W uint8 tensor (the layout the networks take, as float)."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    images = np.ascontiguousarray(images)
+    if not images.flags.writeable:  # arrays that wrap PIL buffers are read-only; torch wants to own writable memory
+        images = images.copy()
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
 def predict_arrays(

@@ -11,12 +11,9 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from torch import nn
 from core.backbones.registry import get_backbone
 from core.backbones.weights import RANDOM
 from core.errors import InputError
+from core.files import sha256_of, write_directory_atomically
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model
 
@@ -56,49 +54,12 @@ class LoadedModel:
         return list(self.manifest.get("categories", []))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict[str, str]:
     import numpy
     import timm
 
     return {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
             "numpy": numpy.__version__}
-
-
-def write_directory_atomically(target: Path, fill: Any) -> Path:
-    """Create `target` by calling fill(temp_dir) on a temporary sibling, then renaming it into place.
-
-    The previous `target`, if any, is replaced only after fill succeeded (it is moved aside, then deleted).
-    """
-    target = Path(target).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o777 & ~umask)  # mkdtemp makes it private; a model directory is an ordinary folder
-    try:
-        fill(temporary)
-        for file in temporary.iterdir():  # make the content durable before it becomes visible
-            with file.open("rb") as stream:
-                os.fsync(stream.fileno())
-        if target.exists():
-            retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, retired)
-            os.replace(temporary, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(temporary, target)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return target
 
 
 def save_model(
@@ -135,7 +96,15 @@ def save_model(
         }
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
-    return write_directory_atomically(target, fill)
+    return write_directory_atomically(target, fill, replaceable=_is_model_directory, kind="model directory")
+
+
+def _is_model_directory(path: Path) -> bool:
+    try:
+        read_manifest(path)
+    except InputError:
+        return False
+    return True
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from core.methods.config import ModelConfig
 from core.methods.registry import build_model, get_method, resolve_config
 from core.metrics import threshold_from_normal_scores
 from core.model_store import save_model
+from core.profiling import RssSampler
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def train_job(
     yield Progress(0, 0, f"building {config.method} on {config.backbone}", stage="build")
     network = build_model(config, weights)
     fit_started = time.perf_counter()
-    yield from get_method(config.method).fit(network, to_pixels(loaded.images), config, cancel)
+    pixels = to_pixels(loaded.images)
+    with RssSampler() as fit_memory:  # what fitting itself needs: activations, gradients, optimiser, memory bank
+        yield from get_method(config.method).fit(network, pixels, config, cancel)
     fit_seconds = time.perf_counter() - fit_started
 
     thresholds = yield from _thresholds_from_heldout(network, heldout, config, cancel)
@@ -77,6 +80,7 @@ def train_job(
         "train_seconds": round(time.perf_counter() - started, 2),
         "fit_seconds": round(fit_seconds, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "fit_rss_increase_mb": round(fit_memory.increase_mb, 1),
         "train_images": len(loaded.paths),
         "heldout_images": sum(len(paths) for paths in heldout.values()),
         "skipped_images": [[str(path), reason] for path, reason in loaded.skipped],

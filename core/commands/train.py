@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="layer group (default: the method's own: equiv for STFPM, paste for PaSTe, ...)")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (knowledge-distillation methods)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--coreset-ratio", type=float, default=None, help="PatchCore: share of patches kept")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", default="imagenet", help="'imagenet' (default), 'random' or a state-dict file")

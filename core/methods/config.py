@@ -22,7 +22,7 @@ class ModelConfig:
     layers: tuple[int, ...] = ()
     image_size: int = 256
     epochs: int = 0
-    batch_size: int = 16
+    batch_size: int = 8
     learning_rate: float = 0.4
     seed: int = 0
     coreset_ratio: float = 0.01

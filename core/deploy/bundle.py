@@ -1,0 +1,218 @@
+"""Deployment bundles: a directory holding the exported graph, the scripts the Jetson runs, and a manifest.
+
+    manifest.json          format, version, precision, input spec, outputs, normalisation, thresholds, categories,
+                           facts about the graph, sha256 of every other file, what wrote it
+    model.onnx             FP32, FP16 or INT8 (Q/DQ) graph
+    device/build_engine.py builds the TensorRT engine on the device (trtexec flags per TensorRT version)
+    device/trt_runtime.py  loads the engine and the manifest on the device, predict(images) -> (scores, maps)
+
+A bundle is written to a temporary sibling and renamed into place, so a failed export never leaves half a bundle
+and never destroys the previous one. `verify_bundle` re-hashes every file, as the device does after an upload.
+
+Example:
+    >>> write_bundle(Path("model.onnx"), Path("bundles/bottle-int8"), precision="int8",
+    ...              input_spec={"name": "image", "shape": [-1, 3, 256, 256], "dtype": "float32", "layout": "NCHW"},
+    ...              thresholds={"image": 0.42}, categories=["bottle"],
+    ...              normalisation={"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "in_graph": True})
+    >>> verify_bundle(Path("bundles/bottle-int8"))["precision"]
+    'int8'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.deploy.graph_facts import GraphFacts, inspect_graph, output_role
+from core.errors import InputError
+from core.files import sha256_of, write_directory_atomically
+
+BUNDLE_FORMAT = "inspection-station-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+GRAPH_FILE = "model.onnx"
+DEVICE_DIR = "device"
+DEVICE_SCRIPTS = ("build_engine.py", "trt_runtime.py")
+PRECISIONS = ("fp32", "fp16", "int8")
+INPUT_DTYPES = ("uint8", "float32", "float16")
+_SOURCE_SCRIPTS = Path(__file__).parent / "device"
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+_RESERVED = frozenset({"format", "format_version", "precision", "input", "outputs", "normalisation", "thresholds",
+                       "categories", "graph", "files", "created_by"})
+
+
+def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: Mapping[str, Any],
+                 thresholds: Mapping[str, Any], categories: Sequence[str], normalisation: Mapping[str, Any],
+                 extra: Mapping[str, Any] | None = None) -> Path:
+    """Write a bundle for `onnx_path` at `out_dir` (replacing a previous bundle there) and return its path.
+
+    The graph is checked against what the manifest will claim: the input's name, dtype and shape, a score and an
+    anomaly-map output, and Q/DQ nodes exactly when the precision is int8. `extra` adds top-level manifest keys
+    (e.g. method and backbone) and may not override the ones above.
+    """
+    onnx_path = Path(onnx_path)
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    clash = _RESERVED.intersection(extra or {})
+    if clash:
+        raise ValueError(f"extra manifest keys {sorted(clash)} would override the bundle's own")
+    facts = inspect_graph(onnx_path)
+    spec = _checked_input(onnx_path, facts, input_spec)
+    _check_precision(onnx_path, facts, precision)
+    outputs = _outputs(onnx_path, facts)
+    for name in facts.external_files:
+        if not _is_safe(name) or not (onnx_path.parent / name).is_file():
+            raise InputError(f"{onnx_path}: external weights file {name!r} is missing or outside the model folder")
+
+    def fill(directory: Path) -> None:
+        shutil.copyfile(onnx_path, directory / GRAPH_FILE)
+        for name in facts.external_files:
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(onnx_path.parent / name, directory / name)
+        (directory / DEVICE_DIR).mkdir()
+        for script in DEVICE_SCRIPTS:
+            shutil.copyfile(_SOURCE_SCRIPTS / script, directory / DEVICE_DIR / script)
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "precision": precision,
+            "input": spec,
+            "outputs": outputs,
+            "normalisation": dict(normalisation),
+            "thresholds": dict(thresholds),
+            "categories": list(categories),
+            "graph": {"file": GRAPH_FILE, "opset": facts.opset, "qdq": facts.has_qdq,
+                      "fp16_tensors": facts.has_fp16},
+            **dict(extra or {}),
+            "files": {name: sha256_of(directory / name) for name in _files_below(directory)},
+            "created_by": _created_by(),
+        }
+        text = json.dumps(manifest, indent=2, default=_plain) + "\n"
+        (directory / MANIFEST).write_text(text)
+
+    return write_directory_atomically(Path(out_dir), fill, replaceable=_is_bundle, kind="deployment bundle")
+
+
+def read_bundle_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle at `path`, checked for format, version and well-formed file names (no hashing)."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(f"{path}: not a deployment bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{manifest_path}: cannot read the manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise InputError(f"{manifest_path}: not a deployment bundle (format {found!r})")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise InputError(f"{manifest_path}: bundle format version {version} is not supported (this build reads "
+                         f"{FORMAT_VERSION}{'; it was written by a newer version' if newer else ''})")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or GRAPH_FILE not in files:
+        raise InputError(f"{manifest_path}: the manifest lists no {GRAPH_FILE}")
+    for name in files:
+        if not _is_safe(name):
+            raise InputError(f"{manifest_path}: unsafe file name {name!r} in the manifest")
+    return manifest
+
+
+def verify_bundle(path: Path) -> dict[str, Any]:
+    """Check every file listed in the manifest against its sha256; the manifest, or InputError naming the file."""
+    manifest = read_bundle_manifest(path)
+    for name, expected in manifest["files"].items():
+        file = Path(path) / name
+        if not file.is_file():
+            raise InputError(f"{file}: listed in the bundle manifest but missing")
+        if sha256_of(file) != expected:
+            raise InputError(f"{file}: changed since the bundle was written (sha256 does not match the manifest)")
+    return manifest
+
+
+def bundle_files(manifest: Mapping[str, Any]) -> list[str]:
+    """Every file of a bundle, relative to it, manifest last (so a copy with a manifest is a complete copy)."""
+    return sorted(manifest["files"]) + [MANIFEST]
+
+
+def _checked_input(onnx_path: Path, facts: GraphFacts, spec: Mapping[str, Any]) -> dict[str, Any]:
+    spec = dict(spec)
+    missing = {"name", "shape", "dtype", "layout"} - spec.keys()
+    if missing:
+        raise InputError(f"input spec for {onnx_path} lacks {sorted(missing)}")
+    if spec["layout"] != "NCHW" or len(spec["shape"]) != 4 or spec["dtype"] not in INPUT_DTYPES:
+        raise InputError(f"input spec for {onnx_path} must be NCHW, 4-D, dtype one of {INPUT_DTYPES}: {spec}")
+    if len(facts.inputs) != 1 or spec["name"] not in facts.inputs:
+        raise InputError(f"{onnx_path}: the graph's inputs are {sorted(facts.inputs)}, expected only "
+                         f"{spec['name']!r}")
+    graph_input = facts.inputs[spec["name"]]
+    shape = [int(size) if int(size) > 0 else -1 for size in spec["shape"]]
+    if any(size == -1 for size in shape[1:]):
+        raise InputError(f"input spec for {onnx_path}: only the batch dimension may be dynamic, got {shape}")
+    if len(graph_input.shape) != 4 or any(graph != -1 and graph != claimed
+                                          for graph, claimed in zip(graph_input.shape, shape)):
+        raise InputError(f"{onnx_path}: input {spec['name']!r} has shape {list(graph_input.shape)} in the graph, "
+                         f"the spec says {shape}")
+    if graph_input.dtype != spec["dtype"]:
+        raise InputError(f"{onnx_path}: input {spec['name']!r} is {graph_input.dtype} in the graph, the spec says "
+                         f"{spec['dtype']}")
+    return {**spec, "shape": shape}
+
+
+def _check_precision(onnx_path: Path, facts: GraphFacts, precision: str) -> None:
+    # TensorRT gets INT8 from Q/DQ nodes only (explicit quantization; no calibrator on the device).
+    if precision == "int8" and not facts.has_qdq:
+        raise InputError(f"{onnx_path}: precision int8 needs a Q/DQ (QuantizeLinear/DequantizeLinear) graph")
+    if precision != "int8" and facts.has_qdq:
+        raise InputError(f"{onnx_path}: the graph has Q/DQ nodes, so its precision is int8, not {precision}")
+
+
+def _outputs(onnx_path: Path, facts: GraphFacts) -> list[dict[str, Any]]:
+    outputs = [{"name": out.name, "shape": list(out.shape), "dtype": out.dtype, "role": output_role(out)}
+               for out in facts.outputs]
+    roles = sorted(output["role"] for output in outputs)
+    if roles != ["anomaly_map", "score"]:
+        raise InputError(f"{onnx_path}: expected one image-score output (N or N x 1) and one anomaly-map output "
+                         f"(N x 1 x H x W), found {[(out.name, list(out.shape)) for out in facts.outputs]}")
+    return outputs
+
+
+def _files_below(directory: Path) -> list[str]:
+    return sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
+
+
+def _is_safe(name: str) -> bool:
+    """A relative path of plain names: safe to join to a directory here and to quote in a shell on the device."""
+    return bool(_SAFE_PATH.fullmatch(name)) and not {".", ".."} & set(name.split("/"))
+
+
+def _created_by() -> dict[str, str]:
+    import onnx
+
+    return {"tool": "inspection-station core.deploy.bundle", "python": platform.python_version(),
+            "onnx": onnx.__version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the numpy scalars and arrays, and paths, that thresholds and normalisation often arrive as."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _is_bundle(path: Path) -> bool:
+    try:
+        read_bundle_manifest(path)
+    except InputError:
+        return False
+    return True

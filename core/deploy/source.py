@@ -1,0 +1,41 @@
+"""What `deploy --model` accepts: a deployment bundle as it is, or a model directory turned into one first.
+
+Example:
+    >>> bundle = resolve_bundle(Path("models/bottle"), precision="int8", work_dir=Path(tempfile.mkdtemp()))
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.deploy.bundle import BUNDLE_FORMAT, MANIFEST, verify_bundle
+from core.errors import InputError
+
+MODEL_FORMAT = "inspection-station-model"
+
+
+def resolve_bundle(path: Path, *, precision: str, work_dir: Path) -> Path:
+    """A verified bundle for `path`: the bundle itself, or one exported from the model directory into `work_dir`."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(f"{path}: neither a deployment bundle nor a model directory (no {MANIFEST})")
+    try:
+        kind = json.loads(manifest_path.read_text()).get("format")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise InputError(f"{manifest_path}: cannot read the manifest ({error})") from None
+    if kind == BUNDLE_FORMAT:
+        verify_bundle(path)
+        return path
+    if kind == MODEL_FORMAT:
+        try:
+            from core.export import bundle_from_model  # heavy (torch): only when a model must be exported
+        except ImportError as error:
+            raise InputError(f"{path} is a model directory, and this installation cannot export it to a bundle "
+                             f"({error}); export a bundle first and deploy that") from None
+        bundle = Path(bundle_from_model(path, Path(work_dir) / f"{path.name}-{precision}", precision))
+        verify_bundle(bundle)
+        return bundle
+    raise InputError(f"{manifest_path}: format {kind!r} is neither a deployment bundle ({BUNDLE_FORMAT}) nor a "
+                     f"model ({MODEL_FORMAT})")
