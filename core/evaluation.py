@@ -10,22 +10,24 @@ from typing import Any
 import numpy as np
 
 from core.data.dataset import discover_categories, iter_load_test_set
-from core.inference import predict_arrays
+from core.inference import predict_arrays, predict_with
 from core.jobs import CancelToken, Progress
 from core.metrics import evaluate_category, mean_metrics
 from core.model_store import LoadedModel
+from core.runtime import ModelRuntime
 
 
-def category_threshold(model: LoadedModel, category: str) -> float:
+def category_threshold(model: LoadedModel | ModelRuntime, category: str) -> float:
     """The category's own held-out threshold when it was trained on, else the model's overall one."""
     return float(model.manifest["thresholds"].get("per_category", {}).get(category, model.threshold))
 
 
 def evaluate_job(
-    model: LoadedModel, data_roots: Sequence[Path], cancel: CancelToken | None = None
+    model: LoadedModel | ModelRuntime, data_roots: Sequence[Path], cancel: CancelToken | None = None
 ) -> Generator[Progress, None, dict[str, Any]]:
     """Returns {"categories": {name: metrics}, "mean": metrics, "skipped": {name: reason}}; a job generator.
 
+    `model` is a loaded model directory (scored with PyTorch) or any runtime (an exported, quantized variant).
     A category folder without labelled test images (a plain folder of normal images) is skipped and said so.
     """
     cancel = cancel or CancelToken()
@@ -37,9 +39,12 @@ def evaluate_job(
         if not category.test:
             skipped[category.name] = "no labelled test images (not an MVTec AD layout)"
             continue
-        test = yield from iter_load_test_set(category, model.config.image_size, cancel)
+        test = yield from iter_load_test_set(category, model.image_size, cancel)
         started = time.perf_counter()
-        scores, maps = yield from predict_arrays(model.network, test.images, cancel=cancel)
+        if isinstance(model, LoadedModel):
+            scores, maps = yield from predict_arrays(model.network, test.images, cancel=cancel)
+        else:
+            scores, maps = yield from predict_with(model.predict, test.images, cancel=cancel)
         seconds = time.perf_counter() - started
         yield Progress(0, 0, f"computing metrics for {category.name}", stage="metrics")
         threshold = category_threshold(model, category.name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 import torch
@@ -36,4 +36,22 @@ def predict_arrays(
             yield Progress(min(start + batch_size, len(images)), len(images), "scoring images", stage="predict")
     if not scores:
         return np.zeros(0, np.float32), np.zeros((0, 0, 0), np.float32)
+    return np.concatenate(scores), np.concatenate(maps)
+
+
+def predict_with(
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    images: np.ndarray,
+    batch_size: int = 16,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
+    """Like `predict_arrays`, for any runtime's predict(images) -> (scores, maps) (ONNX Runtime, TensorRT...)."""
+    cancel = cancel or CancelToken()
+    scores, maps = [], []
+    for start in range(0, len(images), batch_size):
+        cancel.raise_if_cancelled()
+        batch_scores, batch_maps = predict(images[start : start + batch_size])
+        scores.append(batch_scores)
+        maps.append(batch_maps)
+        yield Progress(min(start + batch_size, len(images)), len(images), "scoring images", stage="predict")
     return np.concatenate(scores), np.concatenate(maps)

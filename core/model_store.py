@@ -50,6 +50,10 @@ class LoadedModel:
         return float(self.manifest["thresholds"]["image"])
 
     @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    @property
     def categories(self) -> list[str]:
         return list(self.manifest.get("categories", []))
 

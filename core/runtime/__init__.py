@@ -36,7 +36,11 @@ class ModelRuntime:
 
     @property
     def image_size(self) -> int:
-        return int(self.manifest["image_size"])
+        return int(self.manifest["input"]["shape"][-1])
+
+    @property
+    def precision(self) -> str:
+        return str(self.manifest.get("precision", "fp32"))
 
     @property
     def threshold(self) -> float:
@@ -55,11 +59,13 @@ class ModelRuntime:
 
 
 def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = None) -> ModelRuntime:
-    """Verify `model_dir` and load it with `prefer` ("auto": ONNX Runtime on the exported graph when the directory
-    has one and onnxruntime is installed, else PyTorch)."""
+    """Verify a model directory or a deployment bundle (an exported FP16/INT8 variant) and load it with `prefer`
+    ("auto": ONNX Runtime on the exported graph when there is one and onnxruntime is installed, else PyTorch)."""
     if prefer not in BACKENDS:
         raise InputError(f"unknown runtime '{prefer}' (choose from {', '.join(BACKENDS)})")
     model_dir = Path(model_dir)
+    if _is_bundle(model_dir):
+        return _open_bundle(model_dir, prefer, threads)
     manifest = read_manifest(model_dir)
     graph = model_dir / ONNX_GRAPH
     onnx_usable = graph.is_file() and importlib.util.find_spec("onnxruntime") is not None
@@ -75,3 +81,20 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
     loaded = load_model(model_dir)
     return ModelRuntime(TorchRuntime(loaded.network, loaded.config.image_size), model_dir, manifest,
                         (model_dir / WEIGHTS).stat().st_size)
+
+
+def _is_bundle(path: Path) -> bool:
+    manifest = path / "manifest.json"
+    return manifest.is_file() and '"inspection-station-bundle"' in manifest.read_text()
+
+
+def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRuntime:
+    from core.deploy.bundle import GRAPH_FILE, verify_bundle
+    from core.runtime.onnx_backend import OnnxRuntime
+
+    if prefer == "pytorch":
+        raise InputError(f"{bundle_dir}: a deployment bundle holds only an ONNX graph; PyTorch cannot run it")
+    manifest = verify_bundle(bundle_dir)
+    graph = bundle_dir / GRAPH_FILE
+    backend = OnnxRuntime(graph, int(manifest["input"]["shape"][-1]), threads)
+    return ModelRuntime(backend, bundle_dir, manifest, graph.stat().st_size)

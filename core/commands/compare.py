@@ -1,0 +1,87 @@
+"""`python -m core compare`: FP32, FP16 and INT8 variants side by side — accuracy, file size, latency on this CPU."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core.commands.latency import measure
+from core.commands.progress import run_with_bars
+from core.evaluation import evaluate_job
+from core.export.calibration import CALIBRATION_SOURCES
+from core.export.variants import VariantSpec, export_variant_job
+from core.model_store import read_manifest
+from core.runtime import open_runtime
+
+METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
+
+
+def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:
+    """FP32, FP16, INT8-PTQ with each calibration source, and INT8-QAT for methods that train."""
+    variants = [VariantSpec("fp32", target=target), VariantSpec("fp16", target=target)]
+    variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in CALIBRATION_SOURCES]
+    if method in ("stfpm", "paste"):
+        variants.append(VariantSpec("int8", "qat", None, target))
+    return variants
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("compare", help="accuracy, size and latency of FP32 / FP16 / INT8 variants")
+    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+    parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
+    parser.add_argument("--out", type=Path, default=None, help="where the variant bundles go (default: runs/compare/)")
+    parser.add_argument("--calibration-samples", type=int, default=64)
+    parser.add_argument("--target", choices=["cpu", "tensorrt8", "tensorrt10"], default="cpu")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="variant names to run, e.g. fp32")
+    parser.set_defaults(run=run)
+
+
+def compare_variant(model_dir: Path, spec: VariantSpec, data: list[Path], bundle_dir: Path) -> dict[str, Any]:
+    bundle = run_with_bars(export_variant_job(model_dir, spec, bundle_dir, data))
+    runtime = open_runtime(bundle, "onnxruntime")
+    results = run_with_bars(evaluate_job(runtime, data))
+    return {
+        "precision": spec.precision,
+        "method": spec.method,
+        "calibration": spec.calibration,
+        "target": spec.target,
+        "mean": {key: results["mean"].get(key) for key in METRICS},
+        "categories": {name: {key: metrics.get(key) for key in METRICS} for name, metrics in results["categories"].items()},
+        "latency_ms_median": measure(bundle, "onnxruntime")["median_ms"],
+        "file_bytes": (bundle / "model.onnx").stat().st_size,
+        "fp32_drift": json.loads((bundle / "manifest.json").read_text())["fp32_drift"],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = read_manifest(args.model)
+    out = args.out or Path("runs/compare") / args.model.name
+    variants: dict[str, Any] = {}
+    for spec in default_variants(manifest["method"], args.calibration_samples, args.target):
+        if args.only and spec.name not in args.only:
+            continue
+        variants[spec.name] = compare_variant(args.model, spec, args.data, out / spec.name)
+        if args.json:  # written after each variant, so a long comparison shows its progress and survives a stop
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"variants": variants}, indent=2) + "\n")
+    print(format_comparison(variants))
+    return 0
+
+
+def format_comparison(variants: dict[str, Any]) -> str:
+    header = f"{'variant':<32}{'category':<16}{'img AUROC':>10}{'px AUROC':>10}{'F1max':>8}{'ms':>8}{'MB':>7}"
+    lines = [header, "-" * len(header)]
+    for name, variant in variants.items():
+        rows = [*variant["categories"].items(), ("mean", variant["mean"])]
+        for category, metrics in rows:
+            cells = "".join(f"{_f(metrics[key]):>{width}}" for key, width in zip(METRICS, (10, 10, 8)))
+            lines.append(f"{name:<32}{category:<16}{cells}{variant['latency_ms_median']:>8.1f}"
+                         f"{variant['file_bytes'] / 1e6:>7.1f}")
+    return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,130 @@
+"""The QAT job: fine-tune a trained student-teacher model with fake quantization, then write a Q/DQ ONNX graph.
+
+Steps: load the model directory, read the training normal images (the same split training used), capture the
+network with torch.export (batch norm folded, see `capture`), annotate its backbone convolutions with torchao's PT2E
+`prepare_qat_pt2e`, fine-tune the student on the feature-matching loss against the fake-quantized teacher, convert
+with `convert_pt2e` and export the converted graph to ONNX (see `onnx_qdq`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+import torch
+from torch.fx import GraphModule
+
+from core.data.dataset import iter_load_normal_images
+from core.errors import InputError
+from core.jobs import CancelToken, Progress
+from core.methods.stfpm.loss import feature_matching_loss
+from core.methods.stfpm.torch_model import StudentTeacherModel
+
+FLAVOURS = ("cpu", "tensorrt")
+# Fine-tuning, not training from scratch: SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to
+# absorb the quantization error without undoing what it learned.
+DEFAULT_LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+
+
+def qat_job(
+    model_dir: Path,
+    data_roots: Sequence[Path],
+    out_path: Path,
+    *,
+    flavour: str,
+    epochs: int = 2,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    batch_size: int = 8,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, Path]:
+    """Write an INT8 Q/DQ ONNX graph (opset 17) of the model in `model_dir` at `out_path`, fine-tuned by QAT on the
+    normal training images of `data_roots` (default: the folders the model was trained on); return `out_path`.
+
+    `flavour` "cpu" is what ONNX Runtime runs fast on x86, "tensorrt" what TensorRT's explicit quantization takes
+    (see `quantizer`). Only the student is trained; the teacher and the anomaly-map arithmetic are as they were.
+    Nothing is written when the job fails or is cancelled.
+    """
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
+
+    from core.export.calibration import normal_image_paths
+    from core.export.qat.capture import QUANTIZED_SCOPES, capture
+    from core.export.qat.onnx_qdq import export_qdq_onnx
+    from core.export.qat.quantizer import ConvQuantizer
+    from core.inference import to_pixels
+    from core.model_store import load_model
+
+    cancel = cancel or CancelToken()
+    if flavour not in FLAVOURS:
+        raise InputError(f"unknown QAT flavour '{flavour}' (choose from {', '.join(FLAVOURS)})")
+    if epochs < 1 or batch_size < 1 or not learning_rate > 0:
+        raise InputError(f"QAT needs epochs >= 1, batch size >= 1 and a positive learning rate "
+                         f"(got {epochs}, {batch_size}, {learning_rate})")
+    model = load_model(Path(model_dir))
+    if not isinstance(model.network, StudentTeacherModel):
+        what = "PatchCore" if model.config.method == "patchcore" else f"method '{model.config.method}'"
+        raise InputError(f"{model_dir}: QAT needs a trained network; {what} has nothing to train: use PTQ")
+    size = model.config.image_size
+    paths = normal_image_paths(model.manifest, "train", data_roots)
+    loaded = yield from iter_load_normal_images(paths, size, cancel=cancel)
+
+    yield Progress(0, 0, "capturing the network for quantization-aware training", stage="prepare")
+    prepared = prepare_qat_pt2e(capture(model.network, size), ConvQuantizer(flavour, QUANTIZED_SCOPES))
+    cancel.raise_if_cancelled()
+    yield from fine_tune(prepared, to_pixels(loaded.images), epochs, learning_rate, batch_size,
+                         seed=model.config.seed, cancel=cancel)
+
+    yield Progress(0, 0, "converting to INT8", stage="convert")
+    converted = convert_pt2e(prepared)
+    cancel.raise_if_cancelled()
+    yield Progress(0, 0, f"writing {out_path}", stage="export")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    try:
+        export_qdq_onnx(converted, size, partial)
+        os.replace(partial, out_path)  # atomic: a reader never sees half a graph
+    finally:
+        partial.unlink(missing_ok=True)
+    return out_path
+
+
+def fine_tune(
+    prepared: GraphModule,
+    images: torch.Tensor,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, None]:
+    """SGD on the feature-matching loss through the fake-quantized graph (`capture`'s outputs); a job generator.
+
+    `images` is N x 3 x S x S uint8. Ranges follow the data (moving average) until the last epoch, which trains
+    with them frozen, so the weights settle on the ranges that will be exported.
+    """
+    from torchao.quantization.pt2e import disable_observer
+
+    from core.export.qat.capture import trainable_parameters
+
+    cancel = cancel or CancelToken()
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.SGD(trainable_parameters(prepared), lr=learning_rate, momentum=MOMENTUM)
+    batches_per_epoch = max(1, -(-len(images) // batch_size))
+    total = epochs * batches_per_epoch
+    step = 0
+    for epoch in range(epochs):
+        if epochs > 1 and epoch == epochs - 1:
+            prepared.apply(disable_observer)
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            cancel.raise_if_cancelled()
+            batch = images[order[start : start + batch_size]].float()
+            step += 1
+            _, _, teacher, student = prepared(batch)
+            loss = feature_matching_loss(teacher, student)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            yield Progress(step, total, f"QAT epoch {epoch + 1}/{epochs}", {"loss": float(loss.detach())}, stage="qat")

@@ -1,0 +1,156 @@
+"""Export a model directory as one precision variant (FP32, FP16, INT8 by PTQ or QAT) into a deployment bundle.
+
+Every variant is checked against the TensorRT operator tables when it targets TensorRT, gets its own thresholds
+from the held-out normal images (quantization shifts scores), and records how far its scores drift from FP32.
+
+Example:
+    >>> spec = VariantSpec(precision="int8", method="ptq", calibration="random-normal", target="cpu")
+    >>> bundle = run_to_end(export_variant_job(Path("models/demo"), spec, Path("bundles/demo-int8")))
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data.dataset import load_normal_images
+from core.errors import InputError
+from core.export.calibration import CALIBRATION_SOURCES, calibration_inputs, normal_image_paths
+from core.export.fp16 import convert_to_fp16
+from core.export.ptq import quantize_ptq
+from core.jobs import CancelToken, Progress
+from core.metrics import threshold_from_normal_scores
+from core.model_store import ONNX_GRAPH, read_manifest
+from core.runtime.onnx_backend import OnnxRuntime
+
+TARGETS = ("cpu", "tensorrt8", "tensorrt10")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One way to export a model. `calibration` and `range_method` matter for PTQ only."""
+
+    precision: str = "fp32"
+    method: str = "none"  # none | ptq | qat
+    calibration: str | None = None
+    target: str = "cpu"
+    range_method: str = "minmax"
+    calibration_samples: int = 64
+    qat_epochs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISIONS)})")
+        if self.target not in TARGETS:
+            raise InputError(f"unknown target '{self.target}' (choose from {', '.join(TARGETS)})")
+        if self.precision == "int8" and self.method not in ("ptq", "qat"):
+            raise InputError("INT8 needs --method ptq or qat")
+        if self.method == "ptq" and self.calibration not in CALIBRATION_SOURCES:
+            raise InputError(f"PTQ needs --calibration, one of {', '.join(CALIBRATION_SOURCES)}")
+
+    @property
+    def name(self) -> str:
+        parts = [self.precision]
+        if self.precision == "int8":
+            parts += [self.method] + ([self.calibration] if self.method == "ptq" else [])
+        return "-".join(parts + [self.target])
+
+
+def export_variant_job(
+    model_dir: Path,
+    spec: VariantSpec,
+    out_dir: Path,
+    data_roots: Sequence[Path] | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, Path]:
+    """Write the bundle for `spec` at `out_dir` (atomically) and return its path."""
+    from core.deploy.bundle import write_bundle
+
+    cancel = cancel or CancelToken()
+    manifest = read_manifest(model_dir)
+    fp32_graph = Path(model_dir) / ONNX_GRAPH
+    if not fp32_graph.is_file():
+        raise InputError(f"{model_dir}: has no {ONNX_GRAPH}; train it again with this version")
+    with tempfile.TemporaryDirectory() as scratch:
+        graph = Path(scratch) / ONNX_GRAPH
+        yield Progress(0, 0, f"making the {spec.name} graph", stage="export")
+        yield from _make_graph(Path(model_dir), manifest, spec, graph, data_roots, cancel)
+        cancel.raise_if_cancelled()
+        if spec.target.startswith("tensorrt"):
+            from core.export.trt_check import assert_tensorrt_compatible
+
+            assert_tensorrt_compatible(graph, spec.target)
+        yield Progress(0, 0, "choosing thresholds on held-out images", stage="thresholds")
+        thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots)
+        size = int(manifest["image_size"])
+        return write_bundle(
+            graph, Path(out_dir),
+            # TensorRT builds FP16 from the FP32 graph with --fp16; ONNX Runtime needs the converted graph.
+            precision=spec.precision,
+            input_spec={"name": "image", "shape": [-1, 3, size, size], "dtype": "float32", "layout": "NCHW"},
+            thresholds=thresholds, categories=manifest["categories"], normalisation=manifest["normalisation"],
+            extra={"image_size": size, "variant": {**asdict(spec), "name": spec.name}, "method": manifest["method"],
+                   "backbone": manifest["backbone"], "source_model": str(Path(model_dir).absolute()),
+                   "source_files": manifest["files"], "fp32_drift": drift},
+        )
+
+
+def _make_graph(
+    model_dir: Path, manifest: dict, spec: VariantSpec, graph: Path, data_roots: Sequence[Path] | None,
+    cancel: CancelToken,
+) -> Generator[Progress, None, None]:
+    fp32_graph = model_dir / ONNX_GRAPH
+    if spec.precision == "fp32" or (spec.precision == "fp16" and spec.target.startswith("tensorrt")):
+        shutil.copyfile(fp32_graph, graph)
+    elif spec.precision == "fp16":
+        convert_to_fp16(fp32_graph, graph)
+    elif spec.method == "ptq":
+        yield Progress(0, 0, f"calibrating on {spec.calibration_samples} {spec.calibration} inputs", stage="calibrate")
+        inputs = calibration_inputs(manifest, spec.calibration, spec.calibration_samples, data_roots)
+        flavour = "cpu" if spec.target == "cpu" else "tensorrt"
+        quantize_ptq(fp32_graph, graph, inputs, flavour, spec.range_method)
+    else:
+        from core.export.qat import qat_job
+
+        roots = [Path(root) for root in (data_roots or manifest.get("data_roots", []))]
+        flavour = "cpu" if spec.target == "cpu" else "tensorrt"
+        yield from qat_job(model_dir, roots, graph, flavour=flavour, epochs=spec.qat_epochs, cancel=cancel)
+
+
+def _variant_thresholds(
+    manifest: dict, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None
+) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """Thresholds of the variant from held-out normal images, and its largest score drift from FP32 on them.
+
+    Without access to the training folders the FP32 thresholds are kept, and the drift is unknown (None)."""
+    try:
+        paths = normal_image_paths(manifest, "heldout", data_roots)
+        images = load_normal_images(paths, int(manifest["image_size"]), min_images=1).images
+    except (InputError, OSError):
+        return dict(manifest["thresholds"]), None
+    size = int(manifest["image_size"])
+    scores, maps = OnnxRuntime(graph, size).predict(images)
+    fp32_scores, _ = OnnxRuntime(fp32_graph, size).predict(images)
+    thresholds = dict(manifest["thresholds"])
+    thresholds["image"] = threshold_from_normal_scores(scores)
+    thresholds["map_low"] = float(np.percentile(maps[:, ::8, ::8], 50))
+    thresholds.pop("per_category", None)  # per-category held-out sets are too small to re-derive reliably
+    relative = np.abs(scores - fp32_scores) / max(float(np.abs(fp32_scores).max()), 1e-12)
+    return thresholds, {"max_relative_score_drift": float(relative.max()), "images": len(images)}
+
+
+def bundle_from_model(model_dir: Path, out_dir: Path, precision: str) -> Path:
+    """The bundle `python -m core deploy --model MODEL_DIR` pushes: TensorRT-ready (8.5 rules, which 10.x also
+    accepts); INT8 by PTQ calibrated on random-normal inputs, which needs no image folders."""
+    from core.jobs import run_to_end
+
+    spec = VariantSpec(precision=precision, method="ptq" if precision == "int8" else "none",
+                       calibration="random-normal" if precision == "int8" else None, target="tensorrt8")
+    return run_to_end(export_variant_job(Path(model_dir), spec, Path(out_dir)))

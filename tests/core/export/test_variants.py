@@ -1,0 +1,96 @@
+"""FP32 / FP16 / INT8-PTQ variants: bundles that verify, load in ONNX Runtime and stay close to FP32."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from core.errors import InputError
+from core.export.calibration import calibration_inputs
+from core.export.variants import VariantSpec, export_variant_job
+from core.jobs import run_to_end
+from core.methods.config import ModelConfig
+from core.model_store import read_manifest
+from core.runtime import open_runtime
+from core.training import train_job
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from tests.conftest import make_mvtec_category
+
+    root = tmp_path_factory.mktemp("variants")
+    categories = [make_mvtec_category(root / "data", "stripes", seed=1), make_mvtec_category(root / "data", "waves", seed=2)]
+    config = ModelConfig(method="stfpm", image_size=SIZE, epochs=2, batch_size=4)
+    return run_to_end(train_job(config, categories, root / "model")).model_dir
+
+
+def images(count: int = 4) -> np.ndarray:
+    return (np.random.default_rng(3).random((count, SIZE, SIZE, 3)) * 255).astype(np.uint8)
+
+
+def export(model_dir, spec, tmp_path):
+    return run_to_end(export_variant_job(model_dir, spec, tmp_path / spec.name))
+
+
+def test_calibration_sources(model_dir) -> None:
+    manifest = read_manifest(model_dir)
+    noise = calibration_inputs(manifest, "random-normal", 8)
+    assert noise.shape == (8, 3, SIZE, SIZE) and noise.dtype == np.float32
+    normalised = (noise - 127.5) / 127.5  # EfficientNet-Lite0's scaling: the noise is N(0, 1) after it
+    assert abs(normalised.mean()) < 0.05 and abs(normalised.std() - 1) < 0.05
+    train = calibration_inputs(manifest, "train", 5)
+    heldout = calibration_inputs(manifest, "heldout", 50)
+    assert train.shape == (5, 3, SIZE, SIZE) and 0 <= train.min() and train.max() <= 255
+    assert len(heldout) == 2  # 10 % of 12 images per category, at least one each
+
+
+def test_fp16_matches_fp32(model_dir, tmp_path) -> None:
+    fp32 = open_runtime(model_dir, "onnxruntime").predict(images())
+    bundle = export(model_dir, VariantSpec("fp16"), tmp_path)
+    fp16_runtime = open_runtime(bundle)
+    assert fp16_runtime.precision == "fp16"
+    scores, maps = fp16_runtime.predict(images())
+    np.testing.assert_allclose(scores, fp32[0], rtol=0.05)
+    assert (bundle / "model.onnx").stat().st_size < 0.6 * (model_dir / "model.onnx").stat().st_size
+
+
+@pytest.mark.parametrize("target", ["cpu", "tensorrt8"])
+def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
+    spec = VariantSpec("int8", "ptq", "random-normal", target, calibration_samples=8)
+    bundle = export(model_dir, spec, tmp_path)
+    manifest = read_manifest_of_bundle(bundle)
+    assert manifest["precision"] == "int8" and manifest["variant"]["name"] == spec.name
+    assert manifest["fp32_drift"]["images"] == 2
+    graph = onnx.load(str(bundle / "model.onnx"))
+    quantize = [node for node in graph.graph.node if node.op_type == "QuantizeLinear"]
+    assert quantize
+    zero_points = {numpy_helper.to_array(init).dtype.name: numpy_helper.to_array(init)
+                   for init in graph.graph.initializer if init.name.endswith("zero_point")}
+    if target == "tensorrt8":  # symmetric int8: TensorRT refuses anything else
+        assert set(zero_points) == {"int8"} and all(not np.any(value) for value in zero_points.values())
+    else:
+        assert "uint8" in zero_points
+    assert not any(node.name.startswith("/blur/") for node in graph.graph.node if node.op_type == "QuantizeLinear")
+    assert (bundle / "model.onnx").stat().st_size < 0.45 * (model_dir / "model.onnx").stat().st_size
+    scores, maps = open_runtime(bundle).predict(images())
+    assert maps.shape == (4, SIZE, SIZE) and np.all(np.isfinite(scores))
+
+
+def read_manifest_of_bundle(bundle):
+    from core.deploy.bundle import verify_bundle
+
+    return verify_bundle(bundle)
+
+
+def test_bad_variant_specs_are_refused() -> None:
+    with pytest.raises(InputError, match="INT8 needs"):
+        VariantSpec("int8")
+    with pytest.raises(InputError, match="PTQ needs --calibration"):
+        VariantSpec("int8", "ptq")
+    with pytest.raises(InputError, match="unknown target"):
+        VariantSpec("fp32", target="tpu")
