@@ -34,9 +34,11 @@ class PatchcoreModel(nn.Module):
         self.extractor.requires_grad_(False)
         self.blur = GaussianBlur(blur_sigma)
         self.embedding_dim = self._probe_embedding_dim()
-        # Fitted state travels with the weights (and into the exported graph) as buffers.
-        self.register_buffer("memory_bank", torch.zeros(0, self.embedding_dim))
-        self.register_buffer("memory_squared_norms", torch.zeros(0))
+        # Fitted state travels with the weights (and into the exported graph) as buffers. The bank is stored once,
+        # as the matrix that scores it: [-2 * bank^T ; |bank|^2], so that one MatMul of [patch, 1] against it gives
+        # |m|^2 - 2 p.m for every entry m, which orders entries exactly as the distance does (|p|^2 is the same for
+        # all). No full-size additions, clamps or second reduction run over the patches x entries matrix.
+        self.register_buffer("scoring_matrix", torch.zeros(self.embedding_dim + 1, 0))
         self.register_buffer("memory_neighbours", torch.zeros(0, 1, dtype=torch.long))
 
     def _probe_embedding_dim(self) -> int:
@@ -56,6 +58,11 @@ class PatchcoreModel(nn.Module):
                    for p in pooled]
         return torch.cat(resized, dim=1)
 
+    @property
+    def memory_bank(self) -> Tensor:
+        """The bank's entries, M x C (recovered from the scoring matrix)."""
+        return -0.5 * self.scoring_matrix[:-1].T
+
     def set_memory_bank(self, bank: Tensor, neighbours: int) -> None:
         """Store the bank and, for each entry, the indices of its `neighbours` nearest entries (itself first)."""
         neighbours = min(neighbours, bank.shape[0])
@@ -65,19 +72,18 @@ class PatchcoreModel(nn.Module):
             chunk = bank[start : start + 2048]
             distances = squared[start : start + 2048, None] - 2 * chunk @ bank.T + squared[None, :]
             index[start : start + 2048] = distances.topk(neighbours, dim=1, largest=False).indices
-        self.memory_bank = bank.contiguous()
-        self.memory_squared_norms = squared
+        self.scoring_matrix = torch.cat([-2.0 * bank.T, squared[None, :]]).contiguous()
         self.memory_neighbours = index
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         embedding = self.embed(pixels)
         batch, channels, height, width = embedding.shape
         patches = embedding.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
-        squared_distances = (
-            (patches * patches).sum(-1, keepdim=True) - 2 * patches @ self.memory_bank.T + self.memory_squared_norms
-        ).clamp_min(0)
-        nearest_squared, nearest_index = squared_distances.min(dim=-1)
-        patch_scores = nearest_squared.sqrt()
+        ones = torch.ones_like(patches[..., :1])
+        partial = torch.cat([patches, ones], dim=-1) @ self.scoring_matrix  # |m|^2 - 2 p.m, N x P x M
+        nearest_index = partial.argmin(dim=-1)
+        nearest_partial = partial.gather(-1, nearest_index[..., None]).squeeze(-1)
+        patch_scores = (nearest_partial + (patches * patches).sum(-1)).clamp_min(0).sqrt()
         scores = self._reweighted_image_scores(patches, patch_scores, nearest_index)
         maps = patch_scores.reshape(batch, 1, height, width)
         maps = F.interpolate(maps, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
@@ -91,14 +97,14 @@ class PatchcoreModel(nn.Module):
         worst_patch = patches.gather(1, worst[..., None].expand(-1, -1, patches.shape[-1]))  # N x 1 x C
         nearest_entry = nearest_index.gather(1, worst).squeeze(1)
         neighbourhood = self.memory_neighbours[nearest_entry]  # N x k
-        neighbour_features = self.memory_bank[neighbourhood]  # N x k x C
+        neighbour_features = -0.5 * self.scoring_matrix[:-1, neighbourhood].permute(1, 2, 0)  # N x k x C
         distances = (neighbour_features - worst_patch).pow(2).sum(-1).clamp_min(0).sqrt()
         weight = 1.0 - torch.softmax(distances, dim=1)[:, 0]
         return weight * worst_score
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 - torch's signature
         # The bank's size is only known once fitted: take the saved shapes before the copy.
-        for name in ("memory_bank", "memory_squared_norms", "memory_neighbours"):
+        for name in ("scoring_matrix", "memory_neighbours"):
             key = prefix + name
             if key in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[key]))

@@ -78,3 +78,18 @@ def test_patchcore_neighbour_index_lists_each_entry_first() -> None:
     bank = torch.randn(50, model.embedding_dim)
     model.set_memory_bank(bank, neighbours=5)
     assert torch.equal(model.memory_neighbours[:, 0], torch.arange(50))
+
+
+def test_patchcore_scores_are_nearest_neighbour_distances() -> None:
+    config = resolve_config(ModelConfig(method="patchcore", image_size=SIZE))
+    model = build_model(config, weights="random").eval()
+    bank = torch.randn(300, model.embedding_dim)
+    model.set_memory_bank(bank, neighbours=3)
+    assert torch.allclose(model.memory_bank, bank, atol=1e-5)
+    pixels = torch.rand(2, 3, SIZE, SIZE) * 255
+    with torch.no_grad():
+        patches = model.embed(pixels).permute(0, 2, 3, 1).reshape(-1, model.embedding_dim)
+        expected = torch.cdist(patches, bank).min(dim=1).values.reshape(2, -1).max(dim=1).values
+        scores, _ = model(pixels)
+    # the image score is the worst patch's distance, down-weighted by at most a factor in (0, 1]
+    assert torch.all(scores <= expected * 1.0001) and torch.all(scores > 0.3 * expected)
