@@ -18,7 +18,7 @@ from core.errors import InputError
 from core.model_store import ONNX_GRAPH, WEIGHTS, load_model, read_manifest
 from core.runtime.base import Runtime
 
-BACKENDS = ("auto", "onnxruntime", "pytorch")
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "pytorch")
 
 
 @dataclass
@@ -69,6 +69,8 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
     manifest = read_manifest(model_dir)
     graph = model_dir / ONNX_GRAPH
     onnx_usable = graph.is_file() and importlib.util.find_spec("onnxruntime") is not None
+    if prefer == "tensorrt":
+        raise InputError(f"{model_dir}: TensorRT runs deployment bundles; export one with `python -m core export`")
     if prefer == "onnxruntime" and not onnx_usable:
         raise InputError(f"{model_dir}: no {ONNX_GRAPH} in this model directory, or onnxruntime is not installed")
     if prefer != "pytorch" and onnx_usable:
@@ -95,6 +97,14 @@ def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRun
     if prefer == "pytorch":
         raise InputError(f"{bundle_dir}: a deployment bundle holds only an ONNX graph; PyTorch cannot run it")
     manifest = verify_bundle(bundle_dir)
+    engine = bundle_dir / "model.engine"  # built on the device; fastest where it exists and TensorRT imports
+    if prefer in ("auto", "tensorrt") and engine.is_file() and importlib.util.find_spec("tensorrt") is not None:
+        from core.runtime.tensorrt_backend import TensorRtRuntime
+
+        size = int(manifest["input"]["shape"][-1])
+        return ModelRuntime(TensorRtRuntime(bundle_dir, size), bundle_dir, manifest, engine.stat().st_size)
+    if prefer == "tensorrt":
+        raise InputError(f"{bundle_dir}: TensorRT needs model.engine (built on the device) and the tensorrt module")
     graph = bundle_dir / GRAPH_FILE
     backend = OnnxRuntime(graph, int(manifest["input"]["shape"][-1]), threads)
     return ModelRuntime(backend, bundle_dir, manifest, graph.stat().st_size)
