@@ -14,6 +14,7 @@ last phase of QAT): it trains the very weights that are deployed, and a batch of
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import torch
@@ -68,8 +69,8 @@ class PipelineWithFeatures(nn.Module):
 
 def capture(network: StudentTeacherModel, image_size: int) -> GraphModule:
     """Export `network` (eval mode, batch norm folded, dynamic batch) as a GraphModule whose only trainable
-    parameters are the student's convolution weights and biases."""
-    network.eval()
+    parameters are the student's convolution weights and biases. `network` itself is left as it was."""
+    network = copy.deepcopy(network).eval()  # the exported graph would otherwise share (and retag) its parameters
     example = torch.full((2, 3, image_size, image_size), 127.0)
     # Exporting under no_grad keeps the teacher's `torch.no_grad()` block inline: the teacher's parameters do not
     # require grad, so training the graph still builds no gradient for them.

@@ -17,11 +17,14 @@ from torch.fx import GraphModule
 
 from core.data.dataset import iter_load_normal_images
 from core.errors import InputError
+from core.export.calibration import normal_image_paths
+from core.export.ptq import FLAVOURS
+from core.inference import to_pixels
 from core.jobs import CancelToken, Progress
 from core.methods.stfpm.loss import feature_matching_loss
 from core.methods.stfpm.torch_model import StudentTeacherModel
+from core.model_store import load_model
 
-FLAVOURS = ("cpu", "tensorrt")
 # Fine-tuning, not training from scratch: SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to
 # absorb the quantization error without undoing what it learned.
 DEFAULT_LEARNING_RATE = 0.01
@@ -46,14 +49,12 @@ def qat_job(
     (see `quantizer`). Only the student is trained; the teacher and the anomaly-map arithmetic are as they were.
     Nothing is written when the job fails or is cancelled.
     """
+    # torchao takes seconds to import: only the jobs that quantize pay for it.
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    from core.export.calibration import normal_image_paths
     from core.export.qat.capture import QUANTIZED_SCOPES, capture
     from core.export.qat.onnx_qdq import export_qdq_onnx
     from core.export.qat.quantizer import ConvQuantizer
-    from core.inference import to_pixels
-    from core.model_store import load_model
 
     cancel = cancel or CancelToken()
     if flavour not in FLAVOURS:

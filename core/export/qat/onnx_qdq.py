@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import onnx
 import torch
 from torch import Tensor, nn
 from torch.fx import GraphModule
@@ -21,6 +22,7 @@ from torch.onnx import symbolic_helper
 from torchao.quantization.pt2e import allow_exported_model_train_eval, move_exported_model_to_eval
 
 from core.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES
+from core.export.qat.onnx_tidy import tidy_qdq_graph
 
 # torch ScalarType codes of the quantized dtypes -> (torch dtype, ONNX TensorProto type).
 _SCALAR_TYPES = {0: (torch.uint8, 2), 1: (torch.int8, 3), 3: (torch.int32, 6)}
@@ -42,7 +44,8 @@ def _per_tensor_qparams(g, scale, zero_point, dtype_code):
     dtype, _ = _dtype(dtype_code)
     scale_value = symbolic_helper._get_const(scale, "f", "scale")
     zero_value = symbolic_helper._get_const(zero_point, "i", "zero_point")
-    return _constant(g, torch.tensor(scale_value, dtype=torch.float32)), _constant(g, torch.tensor(zero_value, dtype=dtype))
+    scale_constant = _constant(g, torch.tensor(scale_value, dtype=torch.float32))
+    return scale_constant, _constant(g, torch.tensor(zero_value, dtype=dtype))
 
 
 def _quantize_per_tensor(g, x, scale, zero_point, quant_min, quant_max, dtype):
@@ -110,4 +113,7 @@ def export_qdq_onnx(converted: GraphModule, image_size: int, path: Path, opset: 
             opset_version=opset, dynamo=False, training=torch.onnx.TrainingMode.EVAL,
             dynamic_axes={INPUT_NAME: batch, OUTPUT_NAMES[0]: batch, OUTPUT_NAMES[1]: batch},
         )
+    graph = onnx.load(str(path))
+    tidy_qdq_graph(graph)
+    onnx.save(graph, str(path))
     return Path(path)

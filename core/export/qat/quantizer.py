@@ -7,7 +7,8 @@ rest of the map arithmetic (normalisation, squared differences, upsampling, max)
 Two flavours, as in `core.export.ptq`:
 - "cpu": uint8 asymmetric activations on each convolution's input and on its output (after the ReLU6 that follows
   it, if any), int8 symmetric per-channel weights and an int32 bias at input scale x weight scale. That is the
-  DQ -> Conv -> Q shape ONNX Runtime fuses into QLinearConv.
+  DQ -> Conv -> Q shape ONNX Runtime fuses into QLinearConv; the residual additions get the same treatment and
+  become QLinearAdd.
 - "tensorrt": int8 symmetric activations and weights (zero points 0) on each convolution's inputs only, FP32 bias:
   the explicit-quantization placement TensorRT documents; it fuses the output side itself.
 """
@@ -28,9 +29,11 @@ from torchao.quantization.pt2e.quantizer import (
     QuantizationAnnotation,
     QuantizationSpec,
     Quantizer,
+    SharedQuantizationSpec,
 )
 
-FLAVOURS = ("cpu", "tensorrt")
+from core.export.ptq import FLAVOURS  # one list of flavours for PTQ and QAT
+
 ANNOTATION_KEY = "quantization_annotation"
 _EPS = 2**-12  # smallest scale an observer may choose, so a dead channel does not divide by zero
 WEIGHTED_OPS = {torch.ops.aten.conv2d.default, torch.ops.aten.linear.default}
@@ -40,6 +43,8 @@ _ACTIVATIONS = {
     torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default,
     torch.ops.aten.relu.default, torch.ops.aten.relu_.default,
 }
+
+_ADDS = {torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor}
 
 
 def activation_spec(flavour: str) -> QuantizationSpec:
@@ -99,21 +104,40 @@ class ConvQuantizer(Quantizer):
         self.scopes = tuple(scopes)
 
     def annotate(self, model: GraphModule) -> GraphModule:
-        activation, weight = activation_spec(self.flavour), weight_spec()
+        activation = activation_spec(self.flavour)
         for node in quantized_nodes(model, self.scopes):
-            inputs = {node.args[0]: activation, node.args[1]: weight}
-            bias = node.args[2] if len(node.args) > 2 else None
-            if self.flavour == "cpu" and isinstance(bias, Node):
-                inputs[bias] = bias_spec(node)
-            annotation = QuantizationAnnotation(input_qspec_map=inputs, _annotated=True)
-            node.meta[ANNOTATION_KEY] = annotation
-            if self.flavour == "cpu":
-                end = _output_end(node)
-                if end is node:
-                    annotation.output_qspec = activation
-                else:
-                    end.meta[ANNOTATION_KEY] = QuantizationAnnotation(output_qspec=activation, _annotated=True)
+            self._annotate_weighted(node, activation)
+        if self.flavour == "cpu":
+            # Residual additions between quantized tensors: DQ, DQ -> Add -> Q is ONNX Runtime's QLinearAdd.
+            for node in residual_adds(model, self.scopes):
+                node.meta[ANNOTATION_KEY] = QuantizationAnnotation(
+                    input_qspec_map={node.args[0]: activation, node.args[1]: activation}, output_qspec=activation,
+                    _annotated=True,
+                )
+            # Zero padding before a convolution ("same" padding) keeps its input's scale and zero point (zero is
+            # exact), so the exported graph can pad the uint8 tensor (see `onnx_tidy`).
+            for node in zero_pads(model, self.scopes):
+                node.meta[ANNOTATION_KEY] = QuantizationAnnotation(
+                    input_qspec_map={node.args[0]: activation},
+                    output_qspec=SharedQuantizationSpec((node.args[0], node)), _annotated=True,
+                )
         return model
+
+    def _annotate_weighted(self, node: Node, activation: QuantizationSpec) -> None:
+        """Input activation and weight (and, for the CPU, the int32 bias and the output) of one conv/linear."""
+        inputs = {node.args[0]: activation, node.args[1]: weight_spec()}
+        bias = node.args[2] if len(node.args) > 2 else None
+        if self.flavour == "cpu" and isinstance(bias, Node):
+            inputs[bias] = bias_spec(node)
+        annotation = QuantizationAnnotation(input_qspec_map=inputs, _annotated=True)
+        node.meta[ANNOTATION_KEY] = annotation
+        if self.flavour != "cpu":
+            return
+        end = _output_end(node)
+        if end is node:
+            annotation.output_qspec = activation
+        else:
+            end.meta[ANNOTATION_KEY] = QuantizationAnnotation(output_qspec=activation, _annotated=True)
 
     def validate(self, model: GraphModule) -> None:
         if not any(ANNOTATION_KEY in node.meta for node in model.graph.nodes):
@@ -124,6 +148,33 @@ def quantized_nodes(model: GraphModule, scopes: Sequence[str]) -> list[Node]:
     """The conv/linear nodes of `model` that run INT8: those called from a module under one of `scopes`."""
     return [node for node in model.graph.nodes
             if node.op == "call_function" and node.target in WEIGHTED_OPS and in_scopes(node, scopes)]
+
+
+def residual_adds(model: GraphModule, scopes: Sequence[str]) -> list[Node]:
+    """Additions of two tensors inside `scopes` (the backbone's skip connections)."""
+    return [node for node in model.graph.nodes
+            if node.op == "call_function" and node.target in _ADDS and in_scopes(node, scopes)
+            and all(isinstance(argument, Node) for argument in node.args[:2])]
+
+
+def zero_pads(model: GraphModule, scopes: Sequence[str]) -> list[Node]:
+    """Constant zero paddings inside `scopes` (timm's "same" padding before a strided convolution)."""
+    found = []
+    for node in model.graph.nodes:
+        if node.op != "call_function" or not node.args or not isinstance(node.args[0], Node):
+            continue
+        if not in_scopes(node, scopes):
+            continue
+        if node.target == torch.ops.aten.pad.default:
+            mode = node.args[2] if len(node.args) > 2 else node.kwargs.get("mode", "constant")
+            value = node.args[3] if len(node.args) > 3 else node.kwargs.get("value")
+        elif node.target == torch.ops.aten.constant_pad_nd.default:
+            mode, value = "constant", node.args[2] if len(node.args) > 2 else node.kwargs.get("value", 0)
+        else:
+            continue
+        if mode == "constant" and not value:
+            found.append(node)
+    return found
 
 
 def _output_end(node: Node) -> Node:
