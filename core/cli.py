@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.commands import benchmark, compare, demo, evaluate, export, latency, predict, train
+from core.commands import bench_live, benchmark, compare, demo, evaluate, export, inspect, latency, predict, train
 from core.deploy import command as deploy
 from core.errors import Cancelled, InputError
 
-COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, deploy)
+COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, inspect, bench_live, deploy)
 
 
 def build_parser() -> argparse.ArgumentParser:

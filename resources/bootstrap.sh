@@ -22,6 +22,12 @@ fi
 case "$mode" in
   run)
     shift || true
+    # The window needs a screen; on a headless machine the same command runs the engine's default job instead
+    # (demo model, evaluation table, overlays in runs/demo/).
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}${QT_QPA_PLATFORM:-}" ]; then
+      exec .venv/bin/python -m app "$@"
+    fi
+    echo "bootstrap: no display; running the headless default (python -m core demo)" >&2
     exec .venv/bin/python -m core demo "$@"
     ;;
   test)

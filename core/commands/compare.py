@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.commands.latency import measure
 from core.commands.progress import run_with_bars
-from core.evaluation import evaluate_job
 from core.export.calibration import CALIBRATION_SOURCES
-from core.export.variants import VariantSpec, export_variant_job
+from core.export.comparison import METRICS, variant_job
+from core.export.variants import VariantSpec
 from core.model_store import read_manifest
-from core.runtime import open_runtime
-
-METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
 
 
 def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:
@@ -40,20 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def compare_variant(model_dir: Path, spec: VariantSpec, data: list[Path], bundle_dir: Path) -> dict[str, Any]:
-    bundle = run_with_bars(export_variant_job(model_dir, spec, bundle_dir, data))
-    runtime = open_runtime(bundle, "onnxruntime")
-    results = run_with_bars(evaluate_job(runtime, data))
-    return {
-        "precision": spec.precision,
-        "method": spec.method,
-        "calibration": spec.calibration,
-        "target": spec.target,
-        "mean": {key: results["mean"].get(key) for key in METRICS},
-        "categories": {name: {key: metrics.get(key) for key in METRICS} for name, metrics in results["categories"].items()},
-        "latency_ms_median": measure(bundle, "onnxruntime")["median_ms"],
-        "file_bytes": (bundle / "model.onnx").stat().st_size,
-        "fp32_drift": json.loads((bundle / "manifest.json").read_text())["fp32_drift"],
-    }
+    """One row of the comparison (see `core.export.comparison.variant_job`, which the app runs too), with bars."""
+    return run_with_bars(variant_job(model_dir, spec, data, bundle_dir))
 
 
 def run(args: argparse.Namespace) -> int:

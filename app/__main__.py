@@ -1,0 +1,60 @@
+"""`python -m app`: open the Inspection Station window (on the demo model and demo images the first time).
+
+    python -m app                           # last model, or the demo model; inspection starts at once
+    python -m app --model DIR --source 0    # a model folder and a camera (any source string: csi://0, file://...)
+    python -m app --screenshots DIR         # write a PNG of every page, then quit
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Inspection Station window")
+    parser.add_argument("--model", type=Path, default=None, metavar="DIR", help="model folder to start with")
+    parser.add_argument("--source", default=None, metavar="URI",
+                        help="source to inspect: 0, csi://0, v4l2:///dev/video0, rtsp://..., file://video.mp4, ...")
+    parser.add_argument("--runtime", choices=("auto", "onnxruntime", "pytorch"), default="auto")
+    parser.add_argument("--no-autostart", action="store_true", help="do not start inspecting on start-up")
+    parser.add_argument("--kiosk", action="store_true", help="start in full-screen kiosk mode")
+    parser.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
+                        help="write a PNG of every page to DIR and quit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.screenshots is not None:
+        from app.screenshots import use_offscreen_without_display
+
+        use_offscreen_without_display()
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import APPLICATION, ORGANISATION
+
+    application = QApplication.instance() or QApplication(sys.argv[:1])
+    application.setOrganizationName(ORGANISATION)
+    application.setApplicationName(APPLICATION)
+    if args.screenshots is not None:
+        from app.screenshots import write_screenshots
+
+        written = write_screenshots(args.screenshots, args.model)
+        for path in written:
+            print(path)
+        return 0
+    from app.main_window import MainWindow
+
+    window = MainWindow(model_dir=args.model, autostart=not args.no_autostart, source=args.source,
+                        runtime=args.runtime)
+    window.show()
+    if args.kiosk:
+        window.set_kiosk(True)
+    return application.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

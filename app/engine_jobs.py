@@ -1,0 +1,27 @@
+"""The engine jobs the window runs in a child process, as module-level functions (pickled by name) in a module
+without Qt, so that the process that runs them never loads the UI libraries."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from core.evaluation import evaluate_job
+from core.jobs import CancelToken, Progress
+from core.methods.config import ModelConfig
+from core.model_store import load_model
+from core.training import TrainResult, train_job
+
+
+def training_job(config: ModelConfig, folders: list[Path], out_dir: Path, weights: str,
+                 cancel: CancelToken) -> Generator[Progress, None, TrainResult]:
+    """Train one unified model on `folders` into `out_dir` (see `core.training.train_job`)."""
+    return train_job(config, folders, out_dir, cancel, weights=weights)
+
+
+def evaluation_job(
+    model_dir: Path, folders: list[Path], cancel: CancelToken
+) -> Generator[Progress, None, dict[str, Any]]:
+    """Per-category metrics of the model in `model_dir`, and the scores behind its ROC curves."""
+    return evaluate_job(load_model(model_dir), folders, cancel)

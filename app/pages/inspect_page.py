@@ -1,0 +1,354 @@
+"""The Inspect page: pick a source, watch the live view with its overlay and verdict, read the numbers.
+
+The page owns one `QtLiveWorker` at a time. Starting builds the source on the UI thread (opening a file or a
+watcher is quick; cameras open on the capture thread) and shows any `InputError` in the banner. Stopping cancels
+the worker, which ends within about 0.1 s.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from app.live_worker import LiveBatch, QtLiveWorker
+from app.settings import AppSettings
+from app.widgets.error_banner import QtMessageBanner
+from app.widgets.live_view import QtLiveView
+from app.widgets.ng_strip import QtNgStrip
+from app.widgets.overlay_controls import QtOverlayControls
+from app.widgets.readouts import QtReadouts
+from app.widgets.source_picker import DEMO, QtSourcePicker
+from app.widgets.verdict import QtVerdictPanel
+from core.data.images import is_image_file
+from core.errors import InputError
+from core.overlay import render_overlay
+from core.sources import FrameResult, LiveSettings
+from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING
+from core.sources.files import ImageFilesSource
+
+_STATE_STYLES = {RETRYING: "color:#b06000; font-weight:bold;", FAILED: "color:#b3261e; font-weight:bold;"}
+
+
+class InspectPage(QWidget):
+    """Live inspection. `use_runtime(runtime)` switches model (restarting a running inspection)."""
+
+    title = "Inspect"
+    running_changed = Signal(bool)
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.runtime: Any = None
+        self.worker: QtLiveWorker | None = None
+        self.live_settings = LiveSettings(threshold=1.0)
+        self.last_result: FrameResult | None = None
+        self._retiring: set[QtLiveWorker] = set()  # stopped workers still finishing: kept alive until they do
+        self.setAcceptDrops(True)
+        self._build()
+        self._memory_timer = QTimer(self)
+        self._memory_timer.setInterval(1000)
+        self._memory_timer.timeout.connect(self.readouts.refresh_memory)
+        self._memory_timer.start()
+        self.readouts.refresh_memory()
+        self._restore()
+
+    # -- layout -----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.banner = QtMessageBanner()
+        self.model_label = QLabel("Model: none")
+        self.source_picker = QtSourcePicker()
+        self.start_button = QPushButton("Start  [Space]")
+        self.next_button = QPushButton("Next image  [N]")
+        self.save_button = QPushButton("Save frame  [S]")
+        self.start_button.clicked.connect(self.toggle_running)
+        self.next_button.clicked.connect(self.next_image)
+        self.save_button.clicked.connect(self.save_current)
+        self.source_state = QLabel("Stopped")
+        self.source_state.setWordWrap(True)
+        self.live_view = QtLiveView()
+        self.live_view.setMinimumSize(320, 240)
+        self.verdict = QtVerdictPanel()
+        self.verdict.threshold.changed.connect(self._threshold_changed)
+        self.verdict.reset_requested.connect(self.reset_counters)
+        self.overlay_controls = QtOverlayControls()
+        self.overlay_controls.colour_map_changed.connect(self._colour_map_changed)
+        self.overlay_controls.opacity_changed.connect(self._opacity_changed)
+        self.overlay_controls.overlay_toggled.connect(self.live_view.set_overlay_visible)
+        self.overlay_controls.save_folder_changed.connect(self._save_folder_changed)
+        self.readouts = QtReadouts()
+        self.ng_strip = QtNgStrip()
+
+        self.controls = QWidget()
+        controls = QVBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_label, 1)
+        controls.addLayout(model_row)
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source_picker, 1)
+        source_row.addWidget(self.start_button)
+        source_row.addWidget(self.next_button)
+        source_row.addWidget(self.save_button)
+        controls.addLayout(source_row)
+
+        self.side_panel = QWidget()
+        side = QVBoxLayout(self.side_panel)
+        side.setContentsMargins(0, 0, 0, 0)
+        overlay_box = QGroupBox("Overlay")
+        QVBoxLayout(overlay_box).addWidget(self.overlay_controls)
+        readout_box = QGroupBox("Readouts")
+        QVBoxLayout(readout_box).addWidget(self.readouts)
+        side.addWidget(overlay_box)
+        side.addWidget(readout_box, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.verdict)
+        right_layout.addWidget(self.side_panel, 1)
+
+        self.right_scroll = right_scroll = QScrollArea()  # on a small screen the numbers scroll; the live view keeps its size
+        right_scroll.setWidget(right)
+        right_scroll.setWidgetResizable(True)
+        right_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        right_scroll.setMinimumWidth(440)  # wide enough for the counters, the spin box and the readouts
+        right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.live_view)
+        splitter.addWidget(right_scroll)
+        splitter.setStretchFactor(0, 1)  # extra width goes to the live view
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([1000, 440])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.controls)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.ng_strip)
+        layout.addWidget(self.source_state)
+
+    def _restore(self) -> None:
+        self.source_picker.set_source(self.settings.value("inspect/source_kind", DEMO),
+                                      self.settings.value("inspect/source", ""))
+        colour_map = self.settings.value("inspect/colour_map", "jet")
+        self.overlay_controls.colour_map.setCurrentText(colour_map)
+        self.overlay_controls.opacity.setValue(int(self.settings.number("inspect/opacity", 0.5) * 100))
+        folder = self.settings.value("inspect/save_folder", "")
+        self.overlay_controls.set_save_folder(Path(folder) if folder else None)
+
+    def set_kiosk(self, kiosk: bool) -> None:
+        """Kiosk mode keeps the live view, the verdict and the NG strip; everything to configure goes away."""
+        self.controls.setVisible(not kiosk)
+        self.side_panel.setVisible(not kiosk)
+        self.source_state.setVisible(not kiosk)
+        self.verdict.set_compact(kiosk)
+        self.right_scroll.setMinimumWidth(300 if kiosk else 440)
+
+    # -- model ------------------------------------------------------------------------------------------------
+    def use_runtime(self, runtime: Any) -> None:
+        was_running = self.running
+        self.stop()
+        self.runtime = runtime
+        self.live_settings.map_low = runtime.map_low
+        thresholds = runtime.manifest.get("thresholds", {})
+        maximum = max(2 * runtime.threshold, 1.5 * float(thresholds.get("heldout_score_max", 0.0)))
+        self.verdict.threshold.set_range(maximum, runtime.threshold)
+        self.model_label.setText(f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.get('method', '?')} on "
+                                 f"{runtime.manifest.get('backbone', '?')}, {runtime.image_size} px  ·  "
+                                 f"categories: {', '.join(runtime.categories) or '—'}")
+        self.model_label.setToolTip(str(runtime.model_dir))
+        self.readouts.show_model(runtime.name, runtime.model_bytes)
+        self.banner.hide()
+        if was_running:
+            self.start()
+
+    # -- running ----------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def toggle_running(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> bool:
+        """Open the chosen source and start inspecting; False (and a message in the banner) when it cannot."""
+        if self.runtime is None:
+            self.banner.show_error("No model is loaded yet: wait for it, open one, or train one on the Train page.")
+            return False
+        self.stop()
+        try:
+            source = self.source_picker.make_source()
+        except InputError as error:
+            self.banner.show_error(str(error))
+            self._show_state(FAILED, str(error))
+            return False
+        self.banner.hide()
+        self.settings.set_value("inspect/source_kind", self.source_picker.current_kind())
+        self.settings.set_value("inspect/source", self.source_picker.location.text())
+        self.live_view.clear_frame()
+        self.readouts.plot.clear_history()
+        self.readouts.set_value("source", source.description)
+        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self)
+        self.worker.ready.connect(self._take_batch)
+        self.worker.finished.connect(self._worker_finished)
+        self.worker.start()
+        self.start_button.setText("Stop  [Space]")
+        self.next_button.setEnabled(isinstance(source, ImageFilesSource) and source.step)
+        self._show_state(RUNNING, f"starting {source.description}…")
+        self.running_changed.emit(True)
+        return True
+
+    def stop(self, wait: bool = False) -> None:
+        """Stop inspecting. The worker winds down on its own (a camera may take a moment to let go), so the UI
+        never waits for it, unless `wait` (closing the window)."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            if wait:
+                for retiring in list(self._retiring):
+                    retiring.wait(5000)
+            return
+        worker.ready.disconnect(self._take_batch)
+        worker.stop()
+        self._apply_batch(worker.take())  # what arrived since the last draw still counts
+        self._retiring.add(worker)
+        worker.finished.connect(lambda: self._retire(worker))
+        if wait:
+            for retiring in list(self._retiring):
+                retiring.wait(5000)
+        self.start_button.setText("Start  [Space]")
+        self._show_state("", "Stopped")
+        self.running_changed.emit(False)
+
+    def _retire(self, worker: QtLiveWorker) -> None:
+        self._retiring.discard(worker)
+        worker.deleteLater()
+
+    def _worker_finished(self) -> None:
+        worker = self.sender()
+        if worker is self.worker:  # the source ended by itself (end of video, failure)
+            self.worker = None
+            self._apply_batch(worker.take())
+            worker.deleteLater()
+            self.start_button.setText("Start  [Space]")
+            self.running_changed.emit(False)
+
+    def next_image(self) -> None:
+        source = self.worker.source if self.worker is not None else None
+        if isinstance(source, ImageFilesSource):
+            source.advance()
+
+    def reset_counters(self) -> None:
+        if self.worker is not None:
+            self.worker.reset_counters()
+        self.verdict.show_counters(0, 0)
+        self.ng_strip.clear_thumbnails()
+
+    def inspect_images(self, paths: list[Path]) -> None:
+        """Images opened or dropped: added to a running image-file source, else inspected from a new one."""
+        source = self.worker.source if self.worker is not None else None
+        if isinstance(source, ImageFilesSource) and source.keep_open:
+            source.add(paths)
+            return
+        self.source_picker.set_images(paths)
+        self.start()
+
+    # -- results ----------------------------------------------------------------------------------------------
+    def _take_batch(self) -> None:
+        if self.worker is not None:
+            self._apply_batch(self.worker.take())
+
+    def _apply_batch(self, batch: LiveBatch) -> None:
+        for status in batch.statuses:
+            self._show_state(status.state, status.message)
+        for message in batch.errors:
+            self.banner.show_error(message)
+        for result in batch.ng_results:
+            if result.thumbnail is not None:
+                self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}")
+        self.verdict.show_counters(batch.inspected, batch.ng)
+        self.readouts.show_rates(batch.fps, batch.source_dropped, batch.display_dropped)
+        result = batch.latest
+        if result is None:
+            return
+        self.last_result = result
+        self.live_view.show_frame(result.frame.image, result.heat)
+        self.verdict.show_verdict(result.is_ng, result.score, result.threshold, result.category)
+        self.readouts.show_timings(result.timings, batch.timings)
+        if batch.saved:
+            self.source_state.setText(f"saved {batch.saved[-1]}")
+
+    def _show_state(self, state: str, message: str) -> None:
+        if state == NOTICE:
+            self.banner.show_message(message, "warning")
+            return
+        if state in (FAILED, RETRYING):
+            self.banner.show_message(message, "error" if state == FAILED else "warning")
+        elif state == RUNNING and self.banner.kind == "warning" and not self.banner.isHidden():
+            self.banner.hide()  # the camera is back
+        self.source_state.setText(message)
+        self.source_state.setStyleSheet(_STATE_STYLES.get(state, ""))
+
+    # -- operator actions -------------------------------------------------------------------------------------
+    def save_current(self) -> Path | None:
+        """Write the frame on screen with its overlay to the save folder (default: Pictures/inspection-station)."""
+        result = self.last_result
+        if result is None:
+            return None
+        folder = self.overlay_controls.save_folder or default_save_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        overlay = render_overlay(result.frame.image, result.anomaly_map, low=self.live_settings.map_low,
+                                 threshold=result.threshold, score=result.score, label=result.category,
+                                 opacity=self.live_view.opacity)
+        target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{result.index:06d}_{result.verdict}.png"
+        if not cv2.imwrite(str(target), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
+            self.banner.show_error(f"{target}: could not write the image (is the folder writable?)")
+            return None
+        self.source_state.setText(f"saved {target}")
+        return target
+
+    def _threshold_changed(self, value: float) -> None:
+        self.live_settings.threshold = value
+
+    def _colour_map_changed(self, name: str) -> None:
+        self.live_view.set_colour_map(name)
+        self.settings.set_value("inspect/colour_map", name)
+
+    def _opacity_changed(self, opacity: float) -> None:
+        self.live_view.set_opacity(opacity)
+        self.settings.set_value("inspect/opacity", opacity)
+
+    def _save_folder_changed(self, folder: Path | None) -> None:
+        if folder is None and self.overlay_controls.save_ng.isChecked():
+            folder = default_save_folder()
+        self.live_settings.save_ng_to = folder
+        if self.overlay_controls.save_folder is not None:
+            self.settings.set_value("inspect/save_folder", str(self.overlay_controls.save_folder))
+
+    # -- drag and drop ----------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if _dropped_images(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = _dropped_images(event)
+        if paths:
+            event.acceptProposedAction()
+            self.inspect_images(paths)
+
+
+def _dropped_images(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    return [Path(url.toLocalFile()) for url in urls if url.isLocalFile() and is_image_file(Path(url.toLocalFile()))]
+
+
+def default_save_folder() -> Path:
+    return Path.home() / "Pictures" / "inspection-station"
+

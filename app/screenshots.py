@@ -1,0 +1,108 @@
+"""`python -m app --screenshots DIR`: drive the real window through its pages and save a PNG of each.
+
+Runs with its own throw-away settings (the user's are left alone): the Inspect page on the demo images, the same
+in kiosk mode, and the Train page after a short real training run on the demo data (STFPM, 64 px, a few epochs,
+so it takes a minute or two) with its loss curve, results table and ROC curves.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.settings import AppSettings
+from core.demo_model import ensure_demo_model
+
+SCREENSHOT_EPOCHS = 4
+SCREENSHOT_IMAGE_SIZE = 64
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Process Qt events until `condition()` holds; raise TimeoutError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"screenshots: gave up waiting for {what} after {timeout:g} s")
+        QApplication.processEvents()
+        time.sleep(0.02)
+    QApplication.processEvents()
+
+
+def save(widget: QWidget, path: Path) -> Path:
+    if not widget.grab().save(str(path)):
+        raise OSError(f"{path}: could not write the screenshot")
+    return path
+
+
+def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]:
+    """Write inspect.png, kiosk.png, train.png and one PNG per further page to `folder`; returns the files."""
+    from app.main_window import MainWindow
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="inspection-station-screenshots-"))
+    store = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    settings = AppSettings(store)
+    settings.set_value("train/models_folder", str(scratch / "models"))
+    window = MainWindow(settings, model_dir=model_dir or ensure_demo_model(), autostart=True)
+    window.resize(1500, 950)
+    window.show()
+    page = window.inspect_page
+    written = []
+    try:
+        wait_until(lambda: page.verdict.inspected.text() not in ("0", ""), 120, "the first inspected frame")
+        wait_until(lambda: len(page.ng_strip.thumbnails) >= 3 or int(page.verdict.inspected.text()) >= 40, 60,
+                   "a few NG frames")
+        written.append(save(window, folder / "inspect.png"))
+        window.set_kiosk(True)
+        settle = time.monotonic() + 1.5
+        wait_until(lambda: time.monotonic() > settle, 5, "the kiosk layout")
+        written.append(save(window, folder / "kiosk.png"))
+        window.set_kiosk(False)
+        window.resize(1500, 950)
+        page.stop()
+        written.append(_train_page(window, folder))
+        written += _other_pages(window, folder)
+    finally:
+        window.shutdown()
+        window.close()
+        window.deleteLater()
+    return written
+
+
+def _train_page(window: object, folder: Path) -> Path:
+    train = window.train_page  # type: ignore[attr-defined]
+    window.pages.setCurrentWidget(train)  # type: ignore[attr-defined]
+    train.add_demo_folders()
+    wait_until(lambda: len(train.folders.scans) == 3 and not train.scanning, 120, "the demo folders to be scanned")
+    train.options.set_choice("stfpm", "tf_efficientnet_lite0", SCREENSHOT_IMAGE_SIZE, epochs=SCREENSHOT_EPOCHS)
+    train.model_name.setText("screenshot-model")
+    train.start_training()
+    wait_until(lambda: train.last_evaluation is not None and not train.busy, 900, "training and evaluation")
+    return save(window, folder / "train.png")  # type: ignore[arg-type]
+
+
+def _other_pages(window: object, folder: Path) -> list[Path]:
+    """Every page the window has beyond Inspect and Train (quantization, export...), as it first appears."""
+    pages = window.pages  # type: ignore[attr-defined]
+    written = []
+    for index in range(pages.count()):
+        title = pages.tabText(index)
+        if title in ("Inspect", "Train"):
+            continue
+        pages.setCurrentIndex(index)
+        settle = time.monotonic() + 1.0
+        wait_until(lambda: time.monotonic() > settle, 5, f"the {title} page")
+        written.append(save(window, folder / f"{title.lower().replace(' ', '-')}.png"))  # type: ignore[arg-type]
+    return written
+
+
+def use_offscreen_without_display() -> None:
+    """On a machine without a display, render off screen (call before the QApplication is made)."""
+    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -1,0 +1,126 @@
+"""`python -m core bench-live`: sustained end-to-end frames per second of live inspection, and the latency split.
+
+    python -m core bench-live --model models/demo --source file://line.mp4 --seconds 20 --runs 3
+
+The video is read as fast as it decodes, looping, through the same capture thread and loop as the window
+(`core.sources.inspect_stream`), so every frame is captured, resized, scored and post-processed (the window also
+draws it; that happens on the UI thread, in parallel). Without `--source` a video of the demo test images is made.
+Each run warms up first; the report gives the median over runs of frames per second and of the per-frame medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import psutil
+
+from core.data.images import IMAGE_SUFFIXES, read_image, resize_image
+from core.jobs import CancelToken
+from core.runtime import BACKENDS, open_runtime
+from core.sources import FrameResult, LiveSettings, inspect_stream, open_source
+from core.sources.base import FrameSource
+from core.sources.video import VideoFileSource
+
+WARM_UP_FRAMES = 10
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench-live", help="measure sustained live-inspection FPS and latency split")
+    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+    parser.add_argument("--source", default="", metavar="URI", help="default: a video made from the demo images")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each run, after warm-up")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runtime", choices=BACKENDS, default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
+    parser.set_defaults(run=run)
+
+
+def write_demo_video(target: Path, size: int = 640, frames: int = 120, fps: float = 30.0) -> Path:
+    """An MJPG video of the demo data set's test images at `size` x `size` (what a camera would send)."""
+    from core.sources.uri import demo_image_paths
+
+    paths = demo_image_paths()
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
+    for index in range(frames):
+        image = resize_image(read_image(paths[index % len(paths)]), size)
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return target
+
+
+def open_bench_source(uri: str) -> FrameSource:
+    """Video files loop and are not paced (so the run lasts as long as asked); other sources open as usual."""
+    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES:
+        return VideoFileSource(path, pace=False, loop=True)
+    return open_source(uri, pace_video=False)
+
+
+def bench_run(runtime: Any, uri: str, seconds: float) -> dict[str, float]:
+    """One run: warm up, then inspect for `seconds`; frames per second and median milliseconds per stage."""
+    settings = LiveSettings(threshold=runtime.threshold, map_low=runtime.map_low)
+    cancel = CancelToken()
+    results: list[FrameResult] = []
+    started = 0.0
+    stream = inspect_stream(runtime, open_bench_source(uri), settings, cancel)
+    try:
+        for event in stream:
+            if not isinstance(event, FrameResult):
+                continue
+            if event.index == WARM_UP_FRAMES:
+                started = time.perf_counter()
+            elif event.index > WARM_UP_FRAMES:
+                results.append(event)
+                if time.perf_counter() - started >= seconds:
+                    break
+    finally:
+        stream.close()
+    elapsed = time.perf_counter() - started
+    if not results:
+        raise SystemExit(f"error: {uri}: fewer than {WARM_UP_FRAMES + 2} frames were inspected")
+    return {
+        "fps": len(results) / elapsed,
+        "frames": len(results),
+        "capture_ms": statistics.median(result.timings.capture_ms for result in results),
+        "inference_ms": statistics.median(result.timings.inference_ms for result in results),
+        "post_ms": statistics.median(result.timings.post_ms for result in results),
+        "total_ms": statistics.median(result.timings.total_ms for result in results),
+        "dropped": results[-1].dropped,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    runtime = open_runtime(args.model, args.runtime, args.threads)
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as scratch:
+        uri = args.source or str(write_demo_video(Path(scratch) / "demo.avi"))
+        runs = []
+        for number in range(1, args.runs + 1):
+            runs.append(bench_run(runtime, uri, args.seconds))
+            print(f"run {number}: {_format(runs[-1])}", file=sys.stderr)
+    summary = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    report = {
+        "model": str(args.model), "runtime": runtime.name, "image_size": runtime.image_size,
+        "model_mb": round(runtime.model_bytes / 2**20, 2), "source": args.source or "demo video 640x640 (MJPG)",
+        "runs": len(runs), "seconds_per_run": args.seconds, "median": summary,
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+    }
+    print(f"{runtime.name}, {runtime.image_size} px, {report['model_mb']} MB model, {report['rss_mb']} MB RSS")
+    print(f"median of {len(runs)} runs: {_format(summary)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _format(numbers: dict[str, float]) -> str:
+    return (f"{numbers['fps']:.1f} frames/s; per frame capture+pre {numbers['capture_ms']:.1f} ms, inference "
+            f"{numbers['inference_ms']:.1f} ms, post {numbers['post_ms']:.1f} ms (total {numbers['total_ms']:.1f} ms)")

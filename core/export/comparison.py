@@ -1,0 +1,87 @@
+"""Precision variants side by side: export each one, evaluate it, time it on this CPU and weigh its file.
+
+One implementation for `python -m core compare` (tqdm bars) and the app's Quantize page (a worker), as job
+generators: `variant_job` measures one variant, `compare_job` runs a list of them and reports which one it is on.
+
+Example:
+    >>> specs = [VariantSpec("fp32"), VariantSpec("int8", "ptq", "random-normal", calibration_samples=64)]
+    >>> table = run_to_end(compare_job(Path("models/demo"), specs, [Path("data/bottle")], Path("runs/compare")))
+    >>> table["variants"]["int8-ptq-random-normal-cpu"]["mean"]["image_auroc"]
+    0.97
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.commands.latency import measure
+from core.evaluation import evaluate_job
+from core.export.variants import VariantSpec, export_variant_job
+from core.jobs import CancelToken, Progress
+from core.runtime import open_runtime
+
+METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
+STAGE = "compare"
+
+
+def variant_job(
+    model_dir: Path, spec: VariantSpec, data: Sequence[Path], bundle_dir: Path, cancel: CancelToken | None = None
+) -> Generator[Progress, None, dict[str, Any]]:
+    """Export `spec` to `bundle_dir`, evaluate it on the labelled test images in `data` with ONNX Runtime, and
+    return its row of the comparison: precision, method, calibration, target, mean and per-category metrics,
+    median latency (ms, one image), graph size (bytes), score drift from FP32 and the bundle's path."""
+    cancel = cancel or CancelToken()
+    bundle = yield from export_variant_job(Path(model_dir), spec, Path(bundle_dir), list(data), cancel)
+    cancel.raise_if_cancelled()
+    # ONNX Runtime for every variant, so that the table compares precisions and not backends.
+    results = yield from evaluate_job(open_runtime(bundle, "onnxruntime"), list(data), cancel)
+    cancel.raise_if_cancelled()
+    yield Progress(0, 0, "measuring latency on this CPU", stage="latency")
+    latency = measure(bundle, "onnxruntime")["median_ms"]
+    return {
+        "precision": spec.precision,
+        "method": spec.method,
+        "calibration": spec.calibration,
+        "target": spec.target,
+        "mean": {key: results["mean"].get(key) for key in METRICS},
+        "categories": {name: {key: metrics.get(key) for key in METRICS}
+                       for name, metrics in results["categories"].items()},
+        "latency_ms_median": latency,
+        "file_bytes": (bundle / "model.onnx").stat().st_size,
+        "fp32_drift": json.loads((bundle / "manifest.json").read_text())["fp32_drift"],
+        "bundle": str(Path(bundle).absolute()),
+    }
+
+
+def compare_job(
+    model_dir: Path, specs: Sequence[VariantSpec], data: Sequence[Path], out_dir: Path,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, dict[str, Any]]:
+    """Run `variant_job` for each spec (bundles in `out_dir/<variant name>`); returns {"variants": {name: row}}.
+
+    Every record it yields has stage "compare", step = variants finished, total = len(specs), and a message that
+    names the variant and what it is doing ("int8-qat-cpu: train: epoch 1/2"), so one bar shows the whole run."""
+    cancel = cancel or CancelToken()
+    variants: dict[str, Any] = {}
+    for index, spec in enumerate(specs):
+        cancel.raise_if_cancelled()
+        yield Progress(index, len(specs), f"{spec.name}: starting", stage=STAGE)
+        inner = variant_job(model_dir, spec, data, Path(out_dir) / spec.name, cancel)
+        while True:
+            try:
+                record = next(inner)
+            except StopIteration as finished:
+                variants[spec.name] = finished.value
+                break
+            yield Progress(index, len(specs), f"{spec.name}: {_describe(record)}", stage=STAGE)
+        yield Progress(index + 1, len(specs), f"{spec.name}: done", stage=STAGE)
+    return {"variants": variants}
+
+
+def _describe(record: Progress) -> str:
+    count = f" {record.step}/{record.total}" if record.total else ""
+    text = f"{record.stage}{count}" if record.stage else count.strip()
+    return f"{text}: {record.message}" if record.message else text
