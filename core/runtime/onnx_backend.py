@@ -22,6 +22,9 @@ class OnnxRuntime:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        # Idle worker threads sleep instead of spinning: on a 2-core bench PC (or a Jetson) the capture thread and
+        # the UI need those cycles, and spinning halved throughput when the cores were shared.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         available = set(onnxruntime.get_available_providers())
         providers = [provider for provider in PREFERRED_PROVIDERS if provider in available]
         try:
