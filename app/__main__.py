@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", default=None, metavar="URI",
                         help="source to inspect: 0, csi://0, v4l2:///dev/video0, rtsp://..., file://video.mp4, ...")
     parser.add_argument("--runtime", choices=("auto", "onnxruntime", "pytorch"), default="auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="inference threads (on 2 cores, 1 leaves a core for capture and the window)")
     parser.add_argument("--no-autostart", action="store_true", help="do not start inspecting on start-up")
     parser.add_argument("--kiosk", action="store_true", help="start in full-screen kiosk mode")
     parser.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.main_window import MainWindow
 
     window = MainWindow(model_dir=args.model, autostart=not args.no_autostart, source=args.source,
-                        runtime=args.runtime)
+                        runtime=args.runtime, threads=args.threads)
     window.show()
     if args.kiosk:
         window.set_kiosk(True)

@@ -42,13 +42,14 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, settings: AppSettings | None = None, model_dir: Path | None = None, autostart: bool = True,
-                 source: str | None = None, runtime: str = "auto", parent: QWidget | None = None) -> None:
+                 source: str | None = None, runtime: str = "auto", threads: int | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings or AppSettings()
         self.setWindowTitle("Inspection Station")
         self.resize(1400, 900)
         self.autostart = autostart
-        self.model = QtActiveModel(self, prefer=runtime)
+        self.model = QtActiveModel(self, prefer=runtime, threads=threads)
         self.inspect_page = InspectPage(self.settings)
         self.train_page = TrainPage(self.settings)
         self.quantize_page = QuantizePage(self.settings, self.model)

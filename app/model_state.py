@@ -28,10 +28,11 @@ class QtActiveModel(QObject):
     changed = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, prefer: str = "auto") -> None:
+    def __init__(self, parent: QObject | None = None, prefer: str = "auto", threads: int | None = None) -> None:
         super().__init__(parent)
         self.runtime: Any = None
         self.prefer = prefer
+        self.threads = threads  # inference threads; None leaves the runtime's default
         self._worker: QtJobWorker | None = None
 
     @property
@@ -45,7 +46,7 @@ class QtActiveModel(QObject):
     def load(self, path: Path) -> None:
         """Start loading `path`; a load already running is left to finish and this one follows it."""
         path = Path(path)
-        worker = QtJobWorker(call_job(lambda: open_runtime(path, self.prefer)), self)
+        worker = QtJobWorker(call_job(lambda: open_runtime(path, self.prefer, self.threads)), self)
         worker.succeeded.connect(self._loaded)
         worker.failed.connect(lambda message: self.failed.emit(f"model not loaded, the previous one stays active: "
                                                                f"{message}"))

@@ -67,6 +67,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         window.resize(1500, 950)
         page.stop()
         written.append(_train_page(window, folder))
+        _quantize_variants(window)
         written += _other_pages(window, folder)
     finally:
         window.shutdown()
@@ -85,6 +86,25 @@ def _train_page(window: object, folder: Path) -> Path:
     train.start_training()
     wait_until(lambda: train.last_evaluation is not None and not train.busy, 900, "training and evaluation")
     return save(window, folder / "train.png")  # type: ignore[arg-type]
+
+
+def _quantize_variants(window: object) -> None:
+    """Measure a few variants of the model just trained (QAT is left out: minutes) and make the INT8 one live, so
+    that the Quantize page shows its table and plot and the Export page a bundle."""
+    from core.export.variants import VariantSpec
+
+    quantize = window.quantize_page  # type: ignore[attr-defined]
+    wait_until(lambda: quantize.model_dir is not None and quantize.model_dir.name == "screenshot-model", 60,
+               "the trained model to become active")
+    specs = [VariantSpec("fp32"), VariantSpec("fp16"),
+             VariantSpec("int8", "ptq", "random-normal", calibration_samples=16),
+             VariantSpec("int8", "ptq", "train", calibration_samples=16)]
+    quantize.run_variants(specs)
+    wait_until(lambda: not quantize.busy, 900, "the quantized variants")
+    live = quantize.table.bundles.get(specs[2].name)
+    if live is not None:
+        quantize.make_live(live)
+        wait_until(lambda: quantize.live_bundle == live, 60, "the INT8 variant to become live")
 
 
 def _other_pages(window: object, folder: Path) -> list[Path]:

@@ -67,7 +67,7 @@ class ExportPage(QWidget):
         self.source_is_bundle = False
         self.worker: QtJobWorker | None = None
         self.last_result: DeployResult | None = None
-        self._bundles: dict[tuple[Path, str], Path] = {}
+        self._bundles: dict[tuple[Path, str, int], Path] = {}
         self._work: tempfile.TemporaryDirectory | None = None
         self._trusted = False
         self._passphrase_asks = 0
@@ -155,26 +155,35 @@ class ExportPage(QWidget):
         self.last_result = None
         self._trusted, self._passphrase_asks = False, 0
         self.progress.setFormat("%p %")
-        precision = "bundle" if self.source_is_bundle else self.form.chosen_precision()
-        bundle = self._bundles.get((self.source, precision))
-        if self.source_is_bundle or (bundle is not None and bundle.is_dir()):
-            self._start_deploy(bundle or self.source)
+        if self.source_is_bundle:
+            self._start_deploy(self.source)
         else:
-            self._export(self.source, precision)
+            key = self._bundle_key(self.source, self.form.chosen_precision())
+            bundle = self._bundles.get(key)
+            if bundle is not None and bundle.is_dir():
+                self._start_deploy(bundle)
+            else:
+                self._export(key)
         self.busy_changed.emit(True)
         return True
 
-    def _export(self, model_dir: Path, precision: str) -> None:
+    @staticmethod
+    def _bundle_key(model_dir: Path, precision: str) -> tuple[Path, str, int]:
+        # The manifest's time stamp too: a model trained again into the same folder needs a new bundle.
+        return model_dir, precision, (model_dir / "manifest.json").stat().st_mtime_ns
+
+    def _export(self, key: tuple[Path, str, int]) -> None:
+        model_dir, precision, _ = key
         if self._work is None:
             self._work = tempfile.TemporaryDirectory(prefix="inspection-station-deploy-")
-        work = Path(self._work.name)
+        work = Path(self._work.name) / str(len(self._bundles))
         worker = QtJobWorker(call_job(lambda: resolve_bundle(model_dir, precision=precision, work_dir=work)), self)
-        worker.succeeded.connect(lambda bundle: self._exported(model_dir, precision, Path(bundle)))
+        worker.succeeded.connect(lambda bundle: self._exported(key, Path(bundle)))
         self._run(worker, f"Exporting {model_dir.name} as a {precision.upper()} bundle for TensorRT…")
 
-    def _exported(self, model_dir: Path, precision: str, bundle: Path) -> None:
-        self._bundles[(model_dir, precision)] = bundle
-        self._append("bundle", f"{bundle} ({precision.upper()})")
+    def _exported(self, key: tuple[Path, str, int], bundle: Path) -> None:
+        self._bundles[key] = bundle
+        self._append("bundle", f"{bundle} ({key[1].upper()})")
         self._next = lambda: self._start_deploy(bundle)
 
     def _start_deploy(self, bundle: Path, passphrase: str | None = None) -> None:

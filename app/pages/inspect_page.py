@@ -113,7 +113,8 @@ class InspectPage(QWidget):
         right_layout.addWidget(self.verdict)
         right_layout.addWidget(self.side_panel, 1)
 
-        self.right_scroll = right_scroll = QScrollArea()  # on a small screen the numbers scroll; the live view keeps its size
+        # On a small screen the numbers scroll; the live view keeps its size.
+        self.right_scroll = right_scroll = QScrollArea()
         right_scroll.setWidget(right)
         right_scroll.setWidgetResizable(True)
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -82,7 +82,8 @@ class QuantizePage(QWidget):
         self.worker: QtProcessJobWorker | None = None
         self._queue: list[VariantSpec] = []
         self._planned = 0
-        self._job_model: Path | None = None
+        self._job_model: Path | None = None  # what the running comparison measures, whatever becomes active
+        self._job_data: list[Path] = []
         self._failures: list[str] = []
         self._awaiting_live: Path | None = None
         self._cancelling = False
@@ -220,13 +221,13 @@ class QuantizePage(QWidget):
     def run_variant(self) -> bool:
         """Export and measure the variant the form shows."""
         spec = self._form_spec()
-        return spec is not None and self._start([spec])
+        return spec is not None and self.run_variants([spec])
 
     def compare_all(self) -> bool:
         """Every default variant for this model's method, with the samples and target chosen in the form."""
         spec = self._form_spec()
-        return spec is not None and self._start(default_variants(self.method, spec.calibration_samples,
-                                                                 spec.target))
+        return spec is not None and self.run_variants(default_variants(self.method, spec.calibration_samples,
+                                                                       spec.target))
 
     def _form_spec(self) -> VariantSpec | None:
         try:
@@ -235,7 +236,8 @@ class QuantizePage(QWidget):
             self.banner.show_error(str(error))
             return None
 
-    def _start(self, specs: list[VariantSpec]) -> bool:
+    def run_variants(self, specs: list[VariantSpec]) -> bool:
+        """Measure `specs` one after another; False (and why, in the banner) when it cannot start."""
         if self.busy or self.model_dir is None:
             return False
         missing = [folder for folder in self.data if not folder.is_dir()]
@@ -246,7 +248,7 @@ class QuantizePage(QWidget):
         self.options.save(self.settings)
         self.banner.hide()
         self._queue, self._planned, self._failures, self._cancelling = list(specs), len(specs), [], False
-        self._job_model = self.model_dir
+        self._job_model, self._job_data = self.model_dir, list(self.data)
         self.busy_changed.emit(True)
         self._next()
         return True
@@ -254,7 +256,7 @@ class QuantizePage(QWidget):
     def _next(self) -> None:
         spec = self._queue.pop(0)
         assert self._job_model is not None
-        worker = QtProcessJobWorker(compare_job, (self._job_model, [spec], self.data,
+        worker = QtProcessJobWorker(compare_job, (self._job_model, [spec], self._job_data,
                                                   self.variants_dir(self._job_model)), self)
         self.worker = worker
         worker.progressed.connect(self._progressed)
