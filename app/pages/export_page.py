@@ -108,15 +108,25 @@ class ExportPage(QWidget):
         self.log.setReadOnly(True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setPlaceholderText("The deployment's steps and the device's engine build log appear here.")
+        self.target_note = QLabel()
+        self.target_note.setWordWrap(True)
+        self.target_note.setStyleSheet("color:#8a5a00;")
+        self.target_note.hide()
         log_box = QGroupBox("Deployment and build log")
         QVBoxLayout(log_box).addWidget(self.log)
+        left = QVBoxLayout()
+        left.addWidget(form_box)
+        left.addWidget(self.progress)
+        left.addWidget(self.stage_label)
+        left.addStretch(1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 2)
+        columns.addWidget(log_box, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.model_label)
-        layout.addWidget(form_box)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.stage_label)
-        layout.addWidget(log_box, 1)
+        layout.addWidget(self.target_note)
+        layout.addLayout(columns, 1)
 
     # -- the model ----------------------------------------------------------------------------------------------
     def use_runtime(self, runtime: Any) -> None:
@@ -125,12 +135,19 @@ class ExportPage(QWidget):
         manifest = runtime.manifest
         self.source_is_bundle = manifest.get("format") == BUNDLE_FORMAT
         self.form.precision.setEnabled(not self.source_is_bundle)
+        variant = manifest.get("variant", {}) if self.source_is_bundle else {}
         if self.source_is_bundle:
-            variant = manifest.get("variant", {}).get("name") or str(manifest.get("precision", "?")).upper()
-            how = f"a deployment bundle ({variant}), sent as it is"
+            name = variant.get("name") or str(manifest.get("precision", "?")).upper()
+            how = f"a deployment bundle ({name}), sent as it is"
         else:
             how = "a model folder, exported to a TensorRT bundle at the precision below before it is sent"
         self.model_label.setText(f"Model: {self.source.name}  ·  {how}")
+        # A CPU variant's INT8 graph (uint8 activations, zero points) is not what TensorRT builds.
+        cpu_int8 = variant.get("target") == "cpu" and manifest.get("precision") == "int8"
+        self.target_note.setText("This INT8 variant was made for the CPU (ONNX Runtime's uint8 Q/DQ); TensorRT "
+                                 "needs a TensorRT 8.5 or 10 variant: make one on the Quantize page (Target), "
+                                 "make it live, then deploy.")
+        self.target_note.setVisible(cpu_int8)
         self.model_label.setToolTip(str(self.source))
         self._update_buttons()
 

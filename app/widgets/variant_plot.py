@@ -21,6 +21,8 @@ class QtAccuracyLatencyPlot(pg.PlotWidget):
         self.setTitle("Accuracy against latency")
         self.setLabel("bottom", "median latency on this CPU (ms, one image)")
         self.setLabel("left", "mean image AUROC")
+        for side in ("left", "bottom"):  # plain numbers: "0.83", not "830 (x0.001)"
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.3)
         self.legend = self.addLegend(offset=(-5, -5))
         self.points: dict[str, tuple[float, float]] = {}
@@ -47,11 +49,13 @@ class QtAccuracyLatencyPlot(pg.PlotWidget):
                                          brush=pg.mkBrush(colour), pen=pg.mkPen("#333"), name=precision.upper())
             self.addItem(scatter)
             self._items.append(scatter)
-            for name, x, y in entries:
-                label = pg.TextItem(name + ("  (live)" if name == live else ""), color="#202124", anchor=(0, 1))
-                label.setPos(x, y)
-                self.addItem(label)
-                self._items.append(label)
+        # Labels alternate above and below their points, in order of latency, so that neighbours do not overlap.
+        for index, (name, (x, y)) in enumerate(sorted(self.points.items(), key=lambda item: item[1])):
+            label = pg.TextItem(name + ("  (live)" if name == live else ""), color="#202124",
+                                anchor=(0, 1) if index % 2 == 0 else (0, 0))
+            label.setPos(x, y)
+            self.addItem(label)
+            self._items.append(label)
         if live in self.points:
             x, y = self.points[live]
             ring = pg.ScatterPlotItem([x], [y], size=22, brush=None, pen=pg.mkPen("#ea4335", width=2))

@@ -43,6 +43,11 @@ class QtVariantTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.horizontalHeaderItem(COLUMNS.index("Drift")).setToolTip(
+            "Largest change of the image score against FP32 on the held-out normal images, relative to FP32's "
+            "largest score (n/a without the training folders)")
+        self.horizontalHeaderItem(COLUMNS.index("Latency ms")).setToolTip(
+            "Median time of one image through ONNX Runtime on this computer's CPU")
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
