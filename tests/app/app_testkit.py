@@ -8,14 +8,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from tests.core.sources.sources_testkit import striped_image
 
-def striped(rng: np.random.Generator, size: int = 64, spot: bool = False) -> np.ndarray:
-    y, x = np.mgrid[0:size, 0:size]
-    base = 128 + 60 * np.sin(x / 3.0 + rng.uniform(0, 2 * np.pi)) + rng.normal(0, 6, (size, size))
-    image = np.clip(np.stack([base, base * 0.9, base * 0.8], axis=-1), 0, 255).astype(np.uint8)
-    if spot:
-        image[20:36, 20:36] = (250, 20, 20)
-    return image
+
+# One striped-texture maker for all the live tests: the frame-source tests' own.
+striped = striped_image
 
 
 def make_category(root: Path, name: str, train: int = 10, seed: int = 0) -> Path:
