@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from core.backbones.registry import get_backbone
+from core.backbones.same_padding import use_static_same_padding
 from core.errors import InputError
 
 PRETRAINED = "imagenet"
@@ -23,7 +24,12 @@ RANDOM = "random"
 
 
 def create_network(name: str, weights: str | Path = PRETRAINED) -> nn.Module:
-    """Create the timm network `name` with `weights`: "imagenet", "random", or a path to a state-dict file."""
+    """Create the timm network `name` with `weights`: "imagenet", "random", or a path to a state-dict file.
+    TensorFlow-style 'SAME' convolutions get constant padding (see `core.backbones.same_padding`)."""
+    return use_static_same_padding(_weighted_network(name, weights))
+
+
+def _weighted_network(name: str, weights: str | Path) -> nn.Module:
     spec = get_backbone(name)
     network = timm.create_model(name, pretrained=False)
     if weights == RANDOM:
