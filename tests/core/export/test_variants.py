@@ -76,6 +76,15 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     else:
         assert "uint8" in zero_points
     assert not any(node.name.startswith("/blur/") for node in graph.graph.node if node.op_type == "QuantizeLinear")
+    # INT8 runs from convolution to convolution: residual additions are quantized and no 'SAME' Pad sits between
+    # a DequantizeLinear and the next QuantizeLinear (they are folded into the convolutions)
+    quantized_inputs = {node.input[0] for node in quantize}
+    assert any(name.endswith("Add_output_0") for name in quantized_inputs)
+    producers = {output: node.op_type for node in graph.graph.node for output in node.output}
+    assert not [node.name for node in graph.graph.node
+                if node.op_type == "Pad" and producers.get(node.input[0]) == "DequantizeLinear"]
+    arithmetic = [node.name for node in graph.graph.node if node.name.count("/") < 2 and node.op_type == "Sub"]
+    assert arithmetic and not any(name.startswith(tuple(arithmetic)) for name in quantized_inputs)
     assert (bundle / "model.onnx").stat().st_size < 0.45 * (model_dir / "model.onnx").stat().st_size
     scores, maps = open_runtime(bundle).predict(images())
     assert maps.shape == (4, SIZE, SIZE) and np.all(np.isfinite(scores))
