@@ -61,7 +61,12 @@ def _quantize(fp32_path: Path, prepared: Path, out_path: Path, calibration: np.n
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    quant_pre_process(str(fp32_path), str(prepared))
+    # ONNX's own shape inference is enough for a fixed-size CNN; the symbolic one gives up on shape arithmetic
+    # (graphs saved before 'SAME' padding became constant have plenty).
+    try:
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+    except Exception as error:  # onnxruntime's tools raise bare Exceptions
+        raise InputError(f"{fp32_path}: ONNX Runtime's quantization pre-processing failed ({error})") from None
     graph = onnx.load(str(prepared))
     input_name = graph.graph.input[0].name
     excluded = [node.name for node in graph.graph.node if is_fp32_arithmetic(node.name)]
