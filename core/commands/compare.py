@@ -56,13 +56,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_comparison(variants: dict[str, Any]) -> str:
-    header = f"{'variant':<32}{'category':<16}{'img AUROC':>10}{'px AUROC':>10}{'F1max':>8}{'ms':>8}{'MB':>7}"
+    width = max([len("variant"), *map(len, variants)]) + 2  # "int8-ptq-random-normal-tensorrt10" is 33 long
+    header = f"{'variant':<{width}}{'category':<16}{'img AUROC':>10}{'px AUROC':>10}{'F1max':>8}{'ms':>8}{'MB':>7}"
     lines = [header, "-" * len(header)]
     for name, variant in variants.items():
         rows = [*variant["categories"].items(), ("mean", variant["mean"])]
         for category, metrics in rows:
             cells = "".join(f"{_f(metrics[key]):>{width}}" for key, width in zip(METRICS, (10, 10, 8)))
-            lines.append(f"{name:<32}{category:<16}{cells}{variant['latency_ms_median']:>8.1f}"
+            lines.append(f"{name:<{width}}{category:<16}{cells}{variant['latency_ms_median']:>8.1f}"
                          f"{variant['file_bytes'] / 1e6:>7.1f}")
     return "\n".join(lines)
 

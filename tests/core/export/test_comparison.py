@@ -66,3 +66,13 @@ def test_compare_job_stops_when_cancelled(trained: tuple[Path, list[Path]], tmp_
                 token.cancel()
     assert not (tmp_path / "out" / "int8-ptq-random-normal-cpu").exists()
     assert not (tmp_path / "out" / "fp32-cpu").exists()
+
+
+def test_the_printed_table_keeps_long_variant_names_apart_from_the_category() -> None:
+    from core.commands.compare import format_comparison
+
+    row = {"mean": {"image_auroc": 0.9, "pixel_auroc": 0.8, "pixel_f1_max": 0.5},
+           "categories": {"bottle": {"image_auroc": 0.9, "pixel_auroc": 0.8, "pixel_f1_max": 0.5}},
+           "latency_ms_median": 12.0, "file_bytes": 4_200_000}
+    table = format_comparison({"fp32-cpu": row, "int8-ptq-random-normal-tensorrt10": row})
+    assert "int8-ptq-random-normal-tensorrt10  bottle" in table
