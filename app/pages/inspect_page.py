@@ -130,7 +130,12 @@ class InspectPage(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.controls)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.ng_strip)
+        # The latency plot sits beside the NG strip, under the side panel, where it is seen without scrolling.
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.ng_strip, 1)
+        self.readouts.plot.setFixedSize(440, self.ng_strip.height())
+        bottom.addWidget(self.readouts.plot)
+        layout.addLayout(bottom)
         layout.addWidget(self.source_state)
 
     def _restore(self) -> None:
@@ -146,6 +151,7 @@ class InspectPage(QWidget):
         """Kiosk mode keeps the live view, the verdict and the NG strip; everything to configure goes away."""
         self.controls.setVisible(not kiosk)
         self.side_panel.setVisible(not kiosk)
+        self.readouts.plot.setVisible(not kiosk)
         self.source_state.setVisible(not kiosk)
         self.verdict.set_compact(kiosk)
         self.right_scroll.setMinimumWidth(300 if kiosk else 440)

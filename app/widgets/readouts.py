@@ -62,7 +62,8 @@ class QtLatencyPlot(pg.PlotWidget):
 
 
 class QtReadouts(QWidget):
-    """Numbers as labels (each readable by name in `values()`, which the tests use) above the latency plot."""
+    """Numbers as labels (each readable by name in `values()`, which the tests use), and the rolling latency plot
+    `plot`, which the page places where it has room (it is not part of this widget's layout)."""
 
     NAMES = ("capture + pre-processing", "inference", "post-processing + overlay", "frames per second",
              "dropped frames", "process memory (RSS)", "GPU memory", "model size on disk", "runtime", "source")
@@ -82,11 +83,10 @@ class QtReadouts(QWidget):
                 title.setStyleSheet(f"color:{colours[name]}; font-weight:bold;")
             form.addRow(title, label)
         self.plot = QtLatencyPlot()
-        self.plot.setMinimumHeight(150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
-        layout.addWidget(self.plot, 1)
+        layout.addStretch(1)
         self._process = psutil.Process()
 
     def values(self) -> dict[str, str]:
