@@ -14,7 +14,7 @@ from core.data.demo import DEMO_VERSION, ensure_demo_dataset
 from core.errors import InputError
 from core.jobs import CancelToken, Progress, run_to_end
 from core.methods.config import ModelConfig
-from core.model_store import read_manifest
+from core.model_manifest import read_manifest
 from core.training import train_job
 
 SHIPPED_DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "demo_model"

@@ -28,12 +28,8 @@ from core.errors import InputError
 from core.files import sha256_of, write_directory_atomically
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model
+from core.model_manifest import FORMAT_VERSION, MANIFEST, MODEL_FORMAT, ONNX_GRAPH, WEIGHTS, read_manifest
 
-MODEL_FORMAT = "inspection-station-model"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-WEIGHTS = "weights.safetensors"
-ONNX_GRAPH = "model.onnx"  # the FP32 pipeline, exported at save time for ONNX Runtime and TensorRT
 
 
 @dataclass(frozen=True)
@@ -109,29 +105,6 @@ def _is_model_directory(path: Path) -> bool:
     except InputError:
         return False
     return True
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """Read and check a model directory's manifest (format, version, file hashes)."""
-    manifest_path = Path(path) / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"{path}: not a model directory (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{manifest_path}: not valid JSON ({error})") from None
-    if manifest.get("format") != MODEL_FORMAT:
-        raise InputError(f"{manifest_path}: not an Inspection Station model (format {manifest.get('format')!r})")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise InputError(f"{manifest_path}: format version {version} is not supported (this build reads {FORMAT_VERSION})")
-    for name, expected in manifest.get("files", {}).items():
-        file = Path(path) / name
-        if not file.is_file():
-            raise InputError(f"{file}: listed in the manifest but missing")
-        if sha256_of(file) != expected:
-            raise InputError(f"{file}: changed since the model was saved (sha256 does not match the manifest)")
-    return manifest
 
 
 def load_model(path: Path) -> LoadedModel:

@@ -11,7 +11,7 @@ from core.commands.progress import run_with_bars
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.comparison import METRICS, variant_job
 from core.export.variants import VariantSpec
-from core.model_store import read_manifest
+from core.model_manifest import read_manifest
 
 
 def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:

@@ -26,7 +26,7 @@ from core.export.fp16 import convert_to_fp16
 from core.export.ptq import quantize_ptq
 from core.jobs import CancelToken, Progress
 from core.metrics import threshold_from_normal_scores
-from core.model_store import ONNX_GRAPH, read_manifest
+from core.model_manifest import ONNX_GRAPH, read_manifest
 from core.runtime.onnx_backend import OnnxRuntime
 
 TARGETS = ("cpu", "tensorrt8", "tensorrt10")

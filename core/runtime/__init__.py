@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
-from core.model_store import ONNX_GRAPH, WEIGHTS, load_model, read_manifest
+from core.model_manifest import ONNX_GRAPH, WEIGHTS, read_manifest
 from core.runtime.base import Runtime
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "pytorch")
@@ -78,6 +78,7 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
 
         backend: Runtime = OnnxRuntime(graph, int(manifest["image_size"]), threads)
         return ModelRuntime(backend, model_dir, manifest, graph.stat().st_size)
+    from core.model_store import load_model  # PyTorch only when it is the backend
     from core.runtime.torch_backend import TorchRuntime
 
     loaded = load_model(model_dir)
