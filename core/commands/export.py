@@ -9,6 +9,7 @@ from pathlib import Path
 from core.commands.progress import run_with_bars
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.ptq import RANGE_METHODS
+from core.export.report import REPORT_FILE
 from core.export.variants import PRECISIONS, TARGETS, VariantSpec, export_variant_job
 
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = run_with_bars(export_variant_job(args.model, spec, args.out, args.data))
     manifest = json.loads((bundle / "manifest.json").read_text())
     graph_bytes = (bundle / "model.onnx").stat().st_size
+    print((bundle / REPORT_FILE).read_text())
     print(f"{spec.name}: {bundle} ({graph_bytes / 1e6:.1f} MB graph), threshold {manifest['thresholds']['image']:.4g}, "
           f"drift from FP32 {manifest['fp32_drift']}")
     return 0

@@ -50,12 +50,13 @@ _RESERVED = frozenset({"format", "format_version", "precision", "input", "output
 
 def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: Mapping[str, Any],
                  thresholds: Mapping[str, Any], categories: Sequence[str], normalisation: Mapping[str, Any],
-                 extra: Mapping[str, Any] | None = None) -> Path:
+                 extra: Mapping[str, Any] | None = None, documents: Mapping[str, str] | None = None) -> Path:
     """Write a bundle for `onnx_path` at `out_dir` (replacing a previous bundle there) and return its path.
 
     The graph is checked against what the manifest will claim: the input's name, dtype and shape, a score and an
     anomaly-map output, and Q/DQ nodes exactly when the precision is int8. `extra` adds top-level manifest keys
-    (e.g. method and backbone) and may not override the ones above.
+    (e.g. method and backbone) and may not override the ones above. `documents` are text files (name -> text) put
+    beside the graph, such as the export's report; like every file, they are hashed in the manifest.
     """
     onnx_path = Path(onnx_path)
     if precision not in PRECISIONS:
@@ -79,6 +80,10 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
         (directory / DEVICE_DIR).mkdir()
         for script in DEVICE_SCRIPTS:
             shutil.copyfile(_SOURCE_SCRIPTS / script, directory / DEVICE_DIR / script)
+        for name, text in (documents or {}).items():
+            if not _is_safe(name):
+                raise ValueError(f"document name {name!r} would leave the bundle")
+            (directory / name).write_text(text)
         manifest = {
             "format": BUNDLE_FORMAT,
             "format_version": FORMAT_VERSION,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from core.errors import InputError
 from core.export.calibration import CALIBRATION_SOURCES, calibration_inputs, normal_image_paths
 from core.export.fp16 import convert_to_fp16
 from core.export.ptq import quantize_ptq
+from core.export.report import REPORT_FILE, report_markdown, variant_report
 from core.jobs import CancelToken, Progress
 from core.metrics import threshold_from_normal_scores
 from core.model_manifest import ONNX_GRAPH, read_manifest
@@ -74,6 +76,7 @@ def export_variant_job(
     from core.deploy.bundle import write_bundle
 
     cancel = cancel or CancelToken()
+    started = time.monotonic()
     manifest = read_manifest(model_dir)
     fp32_graph = Path(model_dir) / ONNX_GRAPH
     if not fp32_graph.is_file():
@@ -89,6 +92,8 @@ def export_variant_job(
             assert_tensorrt_compatible(graph, spec.target)
         yield Progress(0, 0, "choosing thresholds on held-out images", stage="thresholds")
         thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots)
+        report = variant_report(spec, fp32_graph, graph, drift, manifest["thresholds"], thresholds,
+                                time.monotonic() - started)
         size = int(manifest["image_size"])
         return write_bundle(
             graph, Path(out_dir),
@@ -98,7 +103,8 @@ def export_variant_job(
             thresholds=thresholds, categories=manifest["categories"], normalisation=manifest["normalisation"],
             extra={"image_size": size, "variant": {**asdict(spec), "name": spec.name}, "method": manifest["method"],
                    "backbone": manifest["backbone"], "source_model": str(Path(model_dir).absolute()),
-                   "source_files": manifest["files"], "fp32_drift": drift},
+                   "source_files": manifest["files"], "fp32_drift": drift, "report": report},
+            documents={REPORT_FILE: report_markdown(f"{spec.name} of {Path(model_dir).name}", report)},
         )
 
 

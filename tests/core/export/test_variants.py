@@ -86,6 +86,12 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     arithmetic = [node.name for node in graph.graph.node if node.name.count("/") < 2 and node.op_type == "Sub"]
     assert arithmetic and not any(name.startswith(tuple(arithmetic)) for name in quantized_inputs)
     assert (bundle / "model.onnx").stat().st_size < 0.45 * (model_dir / "model.onnx").stat().st_size
+    report = manifest["report"]  # also written for people as report.md
+    assert report["int8_convolutions"] == report["convolutions"] - 2  # all but the blur's two passes
+    assert report["graph_bytes"] < 0.45 * report["fp32_graph_bytes"]
+    text = (bundle / "report.md").read_text()
+    assert f"convolutions in INT8: {report['int8_convolutions']} of {report['convolutions']}" in text
+    assert ("TensorRT operator check: passed" in text) == (target == "tensorrt8")
     scores, maps = open_runtime(bundle).predict(images())
     assert maps.shape == (4, SIZE, SIZE) and np.all(np.isfinite(scores))
 
