@@ -10,14 +10,18 @@ from typing import Any
 from core.commands.progress import run_with_bars
 from core.evaluation import evaluate_job
 from core.model_store import load_model
+from core.runtime import BACKENDS, is_bundle, open_runtime
 
 COLUMNS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="image/pixel AUROC, pixel F1-max and AUPRO per category")
-    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR_OR_BUNDLE",
+                        help="a model directory, or a bundle written by `export` (an FP16 or INT8 variant)")
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
+    parser.add_argument("--runtime", choices=BACKENDS, default=None,
+                        help="default: PyTorch for a model directory, the fastest available for a bundle")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
     parser.set_defaults(run=run)
 
@@ -37,7 +41,10 @@ def _number(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    if args.runtime is None and not is_bundle(args.model):
+        model = load_model(args.model)
+    else:
+        model = open_runtime(args.model, args.runtime or "auto")
     results = run_with_bars(evaluate_job(model, args.data))
     print(format_table(results))
     for name, reason in results["skipped"].items():

@@ -64,7 +64,7 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
     if prefer not in BACKENDS:
         raise InputError(f"unknown runtime '{prefer}' (choose from {', '.join(BACKENDS)})")
     model_dir = Path(model_dir)
-    if _is_bundle(model_dir):
+    if is_bundle(model_dir):
         return _open_bundle(model_dir, prefer, threads)
     manifest = read_manifest(model_dir)
     graph = model_dir / ONNX_GRAPH
@@ -86,7 +86,9 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
                         (model_dir / WEIGHTS).stat().st_size)
 
 
-def _is_bundle(path: Path) -> bool:
+def is_bundle(path: Path) -> bool:
+    """True for a deployment bundle written by `export` (as opposed to a model directory)."""
+    path = Path(path)
     manifest = path / "manifest.json"
     return manifest.is_file() and '"inspection-station-bundle"' in manifest.read_text()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -109,3 +111,13 @@ def test_bad_variant_specs_are_refused() -> None:
         VariantSpec("int8", "ptq")
     with pytest.raises(InputError, match="unknown target"):
         VariantSpec("fp32", target="tpu")
+
+
+def test_evaluate_command_takes_a_bundle(model_dir, tmp_path, capsys) -> None:
+    from core.cli import main
+
+    bundle = export(model_dir, VariantSpec("int8", "ptq", "random-normal", calibration_samples=8), tmp_path)
+    data = [str(path) for path in sorted((model_dir.parent / "data").iterdir())]
+    assert main(["evaluate", "--model", str(bundle), "--data", *data, "--json", str(tmp_path / "metrics.json")]) == 0
+    assert "stripes" in capsys.readouterr().out
+    assert json.loads((tmp_path / "metrics.json").read_text())["mean"]["image_auroc"] is not None
