@@ -22,15 +22,20 @@ CALIBRATION_SOURCES = ("train", "heldout", "random-normal")
 
 def normal_image_paths(manifest: dict, source: str, data_roots: Sequence[Path] | None) -> list[Path]:
     """The training or held-out normal images of the model's categories, split exactly as training split them."""
+    return [path for paths in normal_images_by_category(manifest, source, data_roots).values() for path in paths]
+
+
+def normal_images_by_category(manifest: dict, source: str, data_roots: Sequence[Path] | None) -> dict[str, list[Path]]:
+    """`normal_image_paths`, grouped by category name."""
     roots = [Path(root) for root in (data_roots or manifest.get("data_roots", []))]
     if not roots:
         raise InputError("calibration on images needs the training data folders (--data)")
     seed = int(manifest["config"].get("seed", 0))
-    paths: list[Path] = []
+    by_category: dict[str, list[Path]] = {}
     for category in discover_categories(roots):
         fit_part, heldout = split_holdout(category.train, 0.1, seed)
-        paths += fit_part if source == "train" else heldout
-    return paths
+        by_category[category.name] = list(fit_part if source == "train" else heldout)
+    return by_category
 
 
 def calibration_inputs(

@@ -68,6 +68,8 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     manifest = read_manifest_of_bundle(bundle)
     assert manifest["precision"] == "int8" and manifest["variant"]["name"] == spec.name
     assert manifest["fp32_drift"]["images"] == 2
+    # re-chosen per category too, as training does: a unified model's categories differ in normal scores
+    assert set(manifest["thresholds"]["per_category"]) == {"stripes", "waves"}
     graph = onnx.load(str(bundle / "model.onnx"))
     quantize = [node for node in graph.graph.node if node.op_type == "QuantizeLinear"]
     assert quantize
