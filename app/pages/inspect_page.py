@@ -162,6 +162,8 @@ class InspectPage(QWidget):
         self.stop()
         self.runtime = runtime
         self.live_settings.map_low = runtime.map_low
+        self.live_settings.category_thresholds = runtime.category_thresholds
+        self.live_settings.model_threshold = runtime.threshold
         thresholds = runtime.manifest.get("thresholds", {})
         maximum = max(2 * runtime.threshold, 1.5 * float(thresholds.get("heldout_score_max", 0.0)))
         self.verdict.threshold.set_range(maximum, runtime.threshold)

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="csi://0, v4l2:///dev/video0, 0 (camera index), rtsp://host:port/path, a GStreamer "
                              "pipeline, file://video.mp4, file://folder/, an image, or demo://")
     parser.add_argument("--runtime", choices=BACKENDS, default="auto")
-    parser.add_argument("--threshold", type=float, default=None, help="image threshold (default: the model's)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="overall image threshold (default: the model's); per-category ones move in proportion")
     parser.add_argument("--save-ng", type=Path, default=None, metavar="DIR", help="write NG frames with overlay")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: until the end)")
     parser.add_argument("--no-pace", action="store_true", help="read video files as fast as possible")
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args.model, args.runtime)
     source = open_source(args.source, pace_video=not args.no_pace)
     settings = LiveSettings(threshold=args.threshold if args.threshold is not None else runtime.threshold,
-                            map_low=runtime.map_low, save_ng_to=args.save_ng)
+                            map_low=runtime.map_low, save_ng_to=args.save_ng,
+                            category_thresholds=runtime.category_thresholds, model_threshold=runtime.threshold)
     print(f"model {args.model} on {runtime.name}, threshold {settings.threshold:.5g}, source {source.description}",
           file=sys.stderr)
     cancel = CancelToken()

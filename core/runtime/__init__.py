@@ -51,6 +51,11 @@ class ModelRuntime:
         return float(self.manifest["thresholds"]["map_low"])
 
     @property
+    def category_thresholds(self) -> dict[str, float]:
+        """Per-category image thresholds of a unified model (empty when the manifest has none)."""
+        return {name: float(value) for name, value in self.manifest["thresholds"].get("per_category", {}).items()}
+
+    @property
     def categories(self) -> list[str]:
         return list(self.manifest.get("categories", []))
 

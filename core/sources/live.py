@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -53,11 +53,25 @@ class LiveSettings:
 
     `threshold` decides the verdict and tops the colour scale of the map; `save_ng_to` is a folder where NG frames
     are written with their overlay, or None.
+
+    A unified model chose a threshold per category as well (its categories can differ tenfold in normal scores).
+    With `category_thresholds` and the model's own overall threshold `model_threshold` set, a frame whose category
+    is known is judged by its category's threshold, scaled by `threshold / model_threshold`: the operator's one
+    slider moves every category's threshold in proportion, and at its default each category gets its own.
     """
 
     threshold: float
     map_low: float = 0.0
     save_ng_to: Path | None = None
+    category_thresholds: dict[str, float] = field(default_factory=dict)
+    model_threshold: float | None = None
+
+    def threshold_for(self, category: str) -> float:
+        """The threshold a frame of `category` ("" when unknown) is judged by."""
+        own = self.category_thresholds.get(category) if category else None
+        if own is None or not self.model_threshold:
+            return self.threshold
+        return own * self.threshold / self.model_threshold
 
 
 @dataclass(frozen=True)
@@ -142,11 +156,11 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
     scored = time.perf_counter()
     scores, maps = runtime.predict(pixels)
     inferred = time.perf_counter()
-    threshold, low, save_to = settings.threshold, settings.map_low, settings.save_ng_to
+    category = category_of(frame, runtime.categories)
+    threshold, low, save_to = settings.threshold_for(category), settings.map_low, settings.save_ng_to
     score = float(scores[0])
     anomaly_map = maps[0]
     heat = np.round(normalise_map(anomaly_map, low, threshold) * 255).astype(np.uint8)
-    category = category_of(frame, runtime.categories)
     thumbnail, saved_to, save_error = None, None, ""
     if score >= threshold:
         small = _thumbnail_frame(frame.image)

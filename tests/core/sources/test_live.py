@@ -13,7 +13,7 @@ from core.jobs import CancelToken
 from core.runtime import open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
 from core.sources.base import FAILED, Frame
-from core.sources.live import category_of
+from core.sources.live import category_of, inspect_frame
 
 
 def test_a_video_is_inspected_frame_by_frame(tiny_model: Path, tmp_path: Path) -> None:
@@ -85,3 +85,23 @@ def test_category_is_known_from_the_path() -> None:
     assert category_of(frame, ["brick", "cup"]) == "cup"
     assert category_of(frame, ["brick"]) == ""
     assert category_of(Frame(image, 1, "camera #1"), ["cup"]) == ""
+
+
+def test_a_known_category_is_judged_by_its_own_threshold_scaled_by_the_slider(tiny_model: Path) -> None:
+    runtime = open_runtime(tiny_model)
+    image = np.zeros((64, 64, 3), np.uint8)
+    score = float(runtime.predict(image[None])[0][0])
+    settings = LiveSettings(threshold=runtime.threshold, category_thresholds={"stripes": score * 2},
+                            model_threshold=runtime.threshold)
+    known = Frame(image, 1, "a.png", path=Path("/line/stripes/a.png"))
+    unknown = Frame(image, 2, "b.png", path=Path("/line/other/b.png"))
+    assert inspect_frame(runtime, known, settings).threshold == pytest.approx(score * 2)
+    assert inspect_frame(runtime, known, settings).verdict == "OK"
+    assert inspect_frame(runtime, unknown, settings).threshold == runtime.threshold
+    settings.threshold = runtime.threshold / 4  # the operator lowers the overall threshold to a quarter
+    assert inspect_frame(runtime, known, settings).threshold == pytest.approx(score / 2)
+    assert inspect_frame(runtime, known, settings).verdict == "NG"
+
+
+def test_a_unified_model_directory_carries_category_thresholds(tiny_model: Path) -> None:
+    assert set(open_runtime(tiny_model).category_thresholds) == {"stripes"}
