@@ -63,7 +63,7 @@ def quantize_ptq(
     with tempfile.TemporaryDirectory(prefix="ptq-") as scratch:
         prepared = _prepared(Path(fp32_path), Path(scratch) / "prepared.onnx")
         ranges = _calibrated_ranges(prepared, Path(scratch), calibration, flavour == "tensorrt", range_method)
-        _quantize(prepared, Path(out_path), ranges, flavour == "tensorrt")
+        _quantize(prepared, Path(out_path), ranges, flavour == "tensorrt", range_method)
     return Path(out_path)
 
 
@@ -101,7 +101,7 @@ def _calibrated_ranges(prepared: Path, scratch: Path, calibration: np.ndarray, s
     return ranges
 
 
-def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool) -> None:
+def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool, range_method: str) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     graph = onnx.load(str(prepared), load_external_data=False)
@@ -116,7 +116,7 @@ def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool) -> 
         per_channel=True,
         activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        calibrate_method=_read_method(ranges),
+        calibrate_method=_calibration_method(range_method),  # must match the cache's, or quantize_static refuses
         extra_options={
             "ActivationSymmetric": symmetric,
             "WeightSymmetric": True,
@@ -124,12 +124,6 @@ def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool) -> 
             "QuantizeBias": not symmetric,
         },
     )
-
-
-def _read_method(ranges: Path):  # noqa: ANN202 - onnxruntime's CalibrationMethod
-    from onnxruntime.quantization.calibrate import load_tensors_data
-
-    return load_tensors_data(ranges).calibration_method
 
 
 def is_fp32_arithmetic(node_name: str) -> bool:
