@@ -67,8 +67,7 @@ def open_bench_source(uri: str) -> FrameSource:
 
 def bench_run(runtime: Any, uri: str, seconds: float) -> dict[str, float]:
     """One run: warm up, then inspect for `seconds`; frames per second and median milliseconds per stage."""
-    settings = LiveSettings(threshold=runtime.threshold, map_low=runtime.map_low,
-                            category_thresholds=runtime.category_thresholds, model_threshold=runtime.threshold)
+    settings = LiveSettings.for_runtime(runtime)
     cancel = CancelToken()
     timings = []  # only the timings: holding ~1,000 frames and overlays would itself use gigabytes and skew RSS
     dropped = 0

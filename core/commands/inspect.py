@@ -50,9 +50,7 @@ def format_result(result: FrameResult) -> str:
 def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args.model, args.runtime)
     source = open_source(args.source, pace_video=not args.no_pace)
-    settings = LiveSettings(threshold=args.threshold if args.threshold is not None else runtime.threshold,
-                            map_low=runtime.map_low, save_ng_to=args.save_ng,
-                            category_thresholds=runtime.category_thresholds, model_threshold=runtime.threshold)
+    settings = LiveSettings.for_runtime(runtime, args.threshold, args.save_ng)
     print(f"model {args.model} on {runtime.name}, threshold {settings.threshold:.5g}, source {source.description}",
           file=sys.stderr)
     cancel = CancelToken()

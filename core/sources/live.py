@@ -42,6 +42,7 @@ class ScoringRuntime(Protocol):
     threshold: float
     map_low: float
     categories: list[str]
+    category_thresholds: dict[str, float]
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -65,6 +66,14 @@ class LiveSettings:
     save_ng_to: Path | None = None
     category_thresholds: dict[str, float] = field(default_factory=dict)
     model_threshold: float | None = None
+
+    @classmethod
+    def for_runtime(cls, runtime: ScoringRuntime, threshold: float | None = None,
+                    save_ng_to: Path | None = None) -> LiveSettings:
+        """A model's own settings: its overall threshold (or `threshold`), display range and category thresholds."""
+        return cls(threshold=runtime.threshold if threshold is None else threshold, map_low=runtime.map_low,
+                   save_ng_to=save_ng_to, category_thresholds=runtime.category_thresholds,
+                   model_threshold=runtime.threshold)
 
     def threshold_for(self, category: str) -> float:
         """The threshold a frame of `category` ("" when unknown) is judged by."""

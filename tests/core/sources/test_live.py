@@ -19,7 +19,7 @@ from core.sources.live import category_of, inspect_frame
 def test_a_video_is_inspected_frame_by_frame(tiny_model: Path, tmp_path: Path) -> None:
     runtime = open_runtime(tiny_model)
     video = write_video(tmp_path / "line.avi", frames=12)
-    settings = LiveSettings(threshold=runtime.threshold, map_low=runtime.map_low)
+    settings = LiveSettings.for_runtime(runtime)
     events = list(inspect_stream(runtime, open_source(str(video), pace_video=False), settings))
     results = [event for event in events if isinstance(event, FrameResult)]
     assert [result.index for result in results] == list(range(1, 13))
