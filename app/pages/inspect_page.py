@@ -171,8 +171,11 @@ class InspectPage(QWidget):
                                  f"{runtime.manifest.get('backbone', '?')}, {runtime.image_size} px  ·  "
                                  f"categories: {', '.join(runtime.categories) or '—'}")
         self.model_label.setToolTip(str(runtime.model_dir))
-        self.readouts.show_model(runtime.name, runtime.model_bytes)
-        self.banner.hide()
+        self.readouts.show_model(runtime.name, runtime.model_bytes, runtime.integer_path.describe())
+        if runtime.int8_warning:
+            self.banner.show_message(runtime.int8_warning, "warning")
+        else:
+            self.banner.hide()
         if was_running:
             self.start()
 

@@ -66,7 +66,7 @@ class QtReadouts(QWidget):
     `plot`, which the page places where it has room (it is not part of this widget's layout)."""
 
     NAMES = ("capture + pre-processing", "inference", "post-processing + overlay", "frames per second",
-             "dropped frames", "process memory (RSS)", "GPU memory", "model size on disk", "runtime", "source")
+             "dropped frames", "process memory (RSS)", "GPU memory", "model size on disk", "runtime", "INT8 path", "source")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,8 +105,9 @@ class QtReadouts(QWidget):
         self.set_value("frames per second", f"{fps:.1f}")
         self.set_value("dropped frames", f"{source_dropped} at capture, {display_dropped} at display")
 
-    def show_model(self, runtime_name: str, model_bytes: int) -> None:
+    def show_model(self, runtime_name: str, model_bytes: int, integer_path: str) -> None:
         self.set_value("runtime", runtime_name)
+        self.set_value("INT8 path", integer_path)  # which CPU kernels an INT8 model runs on (VNNI or not)
         self.set_value("model size on disk", f"{model_bytes / 2**20:.1f} MB")
 
     def refresh_memory(self) -> None:

@@ -51,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args.model, args.runtime)
     source = open_source(args.source, pace_video=not args.no_pace)
     settings = LiveSettings.for_runtime(runtime, args.threshold, args.save_ng)
-    print(f"model {args.model} on {runtime.name}, threshold {settings.threshold:.5g}, source {source.description}",
+    print(f"model {args.model} on {runtime.name} ({runtime.precision.upper()}, INT8 path: "
+          f"{runtime.integer_path.name}), threshold {settings.threshold:.5g}, source {source.description}",
           file=sys.stderr)
+    if runtime.int8_warning:
+        print(f"warning: {runtime.int8_warning}", file=sys.stderr)
     cancel = CancelToken()
     stream = inspect_stream(runtime, source, settings, cancel)
     started, inspected, ng, failure = time.perf_counter(), 0, 0, ""

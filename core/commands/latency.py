@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,19 @@ def measure(model_dir: Path, runtime_name: str = "auto", runs: int = 50, repeats
     image = np.random.default_rng(0).integers(0, 256, (1, runtime.image_size, runtime.image_size, 3), dtype=np.uint8)
     series = [median_latency_ms(lambda: runtime.predict(image), runs=runs) for _ in range(repeats)]
     return {"runtime": runtime.name, "median_ms": float(np.median([s["median_ms"] for s in series])),
-            "series_medians_ms": [round(s["median_ms"], 2) for s in series], "model_bytes": runtime.model_bytes}
+            "series_medians_ms": [round(s["median_ms"], 2) for s in series], "model_bytes": runtime.model_bytes,
+            "precision": runtime.precision, "int8_path": runtime.integer_path.name,
+            "int8_warning": runtime.int8_warning}
 
 
 def run(args: argparse.Namespace) -> int:
     result = measure(args.model, args.runtime, args.runs, args.repeats)
+    if result["int8_warning"]:
+        print(f"warning: {result['int8_warning']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['runtime']}: {result['median_ms']:.2f} ms per image (median of series "
-              f"{result['series_medians_ms']}), model file {result['model_bytes'] / 1e6:.1f} MB")
+        print(f"{result['runtime']} ({result['precision'].upper()}, INT8 path: {result['int8_path']}): "
+              f"{result['median_ms']:.2f} ms per image (median of series {result['series_medians_ms']}), "
+              f"model file {result['model_bytes'] / 1e6:.1f} MB")
     return 0

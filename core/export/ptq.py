@@ -1,7 +1,9 @@
 """INT8 post-training quantization of an exported graph with ONNX Runtime's static quantizer, in Q/DQ format.
 
 Two flavours, because the two places it runs want different things:
-- "cpu": uint8 asymmetric activations, int8 per-channel weights — what ONNX Runtime runs fast on x86.
+- "cpu": uint8 asymmetric activations, int8 per-channel weights in 7 bits ([-64, 64]) — what ONNX Runtime runs fast
+  on x86, and correct on every x86 CPU: without VNNI its kernels add pairs of u8 x s8 products in 16 bits, which
+  full-range weights overflow (see `core.runtime.integer_path`).
 - "tensorrt": int8 symmetric activations and weights, zero points 0 — what TensorRT's explicit quantization takes.
 The networks' convolutions, ReLU6 clips and residual additions are quantized, so that INT8 flows from one
 convolution to the next; the anomaly-map arithmetic (feature normalisation, distances, the Gaussian blur, the image
@@ -117,6 +119,10 @@ def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool, ran
         activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=_calibration_method(range_method),  # must match the cache's, or quantize_static refuses
+        # 7-bit weights for uint8 activations (ONNX Runtime applies reduce_range to weights only): a pair of
+        # products stays within 16 bits on CPUs without VNNI. Symmetric int8 activations (|a| <= 128) leave room
+        # for full-range weights, and TensorRT wants them.
+        reduce_range=not symmetric,
         extra_options={
             "ActivationSymmetric": symmetric,
             "WeightSymmetric": True,

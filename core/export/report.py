@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import onnx
 
 from core.export.trt_support.table import get_target
+from core.runtime.integer_path import saturating_nodes
 
 if TYPE_CHECKING:  # variants.py writes the report; importing it here at run time would be circular
     from core.export.variants import VariantSpec
@@ -49,6 +50,9 @@ def variant_report(
         "tensorrt_check": (f"passed: {len(nodes)} nodes checked against the operator table of "
                            f"{get_target(spec.target).description}"
                            if spec.target.startswith("tensorrt") else "not applicable (CPU target)"),
+        # Layers whose 8-bit products overflow the 16-bit pair sums of CPUs without VNNI (none for this version's
+        # exports; a count here means the graph is only right on VNNI CPUs and on TensorRT).
+        "int8_pair_sum_overflows": len(saturating_nodes(graph)),
         "fp32_drift": drift,
         "thresholds": {"fp32": fp32_thresholds.get("image"), "variant": thresholds.get("image")},
         "export_seconds": round(seconds, 1),
@@ -75,6 +79,7 @@ def report_markdown(title: str, report: dict[str, Any]) -> str:
         f"({report['fp32_graph_bytes'] / 1e6:.2f} MB); {report['nodes']} nodes",
         f"- convolutions in INT8: {report['int8_convolutions']} of {report['convolutions']}",
         f"- TensorRT operator check: {report['tensorrt_check']}",
+        f"- CPUs without VNNI (16-bit pair sums): {_pair_sums(report)}",
         f"- drift from FP32: {drift_line}",
         f"- image threshold: {_number(report['thresholds']['variant'])} "
         f"(FP32: {_number(report['thresholds']['fp32'])}), chosen again for this variant",
@@ -83,6 +88,14 @@ def report_markdown(title: str, report: dict[str, Any]) -> str:
         f"Operators: {operators}.",
         "",
     ])
+
+
+def _pair_sums(report: dict[str, Any]) -> str:
+    overflows = report.get("int8_pair_sum_overflows", 0)
+    if report["int8_convolutions"] == 0:
+        return "not applicable (no INT8 layers)"
+    return ("safe: every INT8 layer fits" if not overflows
+            else f"{overflows} INT8 layers overflow: right only on CPUs with VNNI and on TensorRT")
 
 
 def _number(value: Any) -> str:

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from core.errors import InputError
 from core.model_manifest import ONNX_GRAPH, WEIGHTS, read_manifest
 from core.runtime.base import Runtime
+from core.runtime.integer_path import IntegerPath, cpu_integer_path, saturation_warning
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "pytorch")
 
@@ -29,6 +30,9 @@ class ModelRuntime:
     model_dir: Path
     manifest: dict
     model_bytes: int
+    integer_path: IntegerPath = field(default_factory=cpu_integer_path)
+    # Set when this INT8 graph is known to give wrong results on this CPU's integer path (see `integer_path`).
+    int8_warning: str | None = None
 
     @property
     def name(self) -> str:
@@ -115,4 +119,6 @@ def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRun
         raise InputError(f"{bundle_dir}: TensorRT needs model.engine (built on the device) and the tensorrt module")
     graph = bundle_dir / GRAPH_FILE
     backend = OnnxRuntime(graph, int(manifest["input"]["shape"][-1]), threads)
-    return ModelRuntime(backend, bundle_dir, manifest, graph.stat().st_size)
+    path = cpu_integer_path()
+    warning = saturation_warning(graph, path) if manifest.get("precision") == "int8" else None
+    return ModelRuntime(backend, bundle_dir, manifest, graph.stat().st_size, path, warning)

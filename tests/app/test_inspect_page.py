@@ -45,6 +45,7 @@ def test_start_up_inspects_the_demo_images_at_once(qtbot, settings: AppSettings,
     assert page.live_view.heat_item.image.shape == (64, 64)  # the model's map, stretched over the frame
     readouts = page.readouts.values()
     assert readouts["runtime"] == "onnxruntime" and readouts["model size on disk"].endswith("MB")
+    assert readouts["INT8 path"].startswith(("x86", "arm64"))  # which integer kernels an INT8 model gets here
     assert readouts["inference"].endswith(" ms") and readouts["process memory (RSS)"].endswith(" MB")
     assert settings.value("model/last") == str(tiny_model)
     print(f"first frames after {time.perf_counter() - started:.1f} s")

@@ -6,7 +6,8 @@ rest of the map arithmetic (normalisation, squared differences, upsampling, max)
 
 Two flavours, as in `core.export.ptq`:
 - "cpu": uint8 asymmetric activations on each convolution's input and on its output (after the ReLU6 that follows
-  it, if any), int8 symmetric per-channel weights and an int32 bias at input scale x weight scale. That is the
+  it, if any), int8 symmetric per-channel weights in 7 bits ([-64, 64], as PTQ's, so that CPUs without VNNI do not
+  overflow their 16-bit pair sums: see `core.runtime.integer_path`) and an int32 bias at input scale x weight scale. That is the
   DQ -> Conv -> Q shape ONNX Runtime fuses into QLinearConv; the residual additions get the same treatment and
   become QLinearAdd.
 - "tensorrt": int8 symmetric activations and weights (zero points 0) on each convolution's inputs only, FP32 bias:
@@ -33,6 +34,7 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 from core.export.ptq import FLAVOURS  # one list of flavours for PTQ and QAT
+from core.runtime.integer_path import CPU_WEIGHT_RANGE
 
 ANNOTATION_KEY = "quantization_annotation"
 _EPS = 2**-12  # smallest scale an observer may choose, so a dead channel does not divide by zero
@@ -58,10 +60,11 @@ def activation_spec(flavour: str) -> QuantizationSpec:
                             observer_or_fake_quant_ctr=fake_quant)
 
 
-def weight_spec() -> QuantizationSpec:
-    """Per-output-channel symmetric int8 weights (both flavours: ONNX Runtime and TensorRT both take them)."""
+def weight_spec(flavour: str) -> QuantizationSpec:
+    """Per-output-channel symmetric int8 weights: 7-bit for the CPU (uint8 activations), full range for TensorRT."""
     fake_quant = FusedMovingAvgObsFakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, eps=_EPS)
-    return QuantizationSpec(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric,
+    low, high = CPU_WEIGHT_RANGE if flavour == "cpu" else (-127, 127)
+    return QuantizationSpec(dtype=torch.int8, quant_min=low, quant_max=high, qscheme=torch.per_channel_symmetric,
                             ch_axis=0, observer_or_fake_quant_ctr=fake_quant)
 
 
@@ -125,7 +128,7 @@ class ConvQuantizer(Quantizer):
 
     def _annotate_weighted(self, node: Node, activation: QuantizationSpec) -> None:
         """Input activation and weight (and, for the CPU, the int32 bias and the output) of one conv/linear."""
-        inputs = {node.args[0]: activation, node.args[1]: weight_spec()}
+        inputs = {node.args[0]: activation, node.args[1]: weight_spec(self.flavour)}
         bias = node.args[2] if len(node.args) > 2 else None
         if self.flavour == "cpu" and isinstance(bias, Node):
             inputs[bias] = bias_spec(node)

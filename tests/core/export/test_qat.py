@@ -20,6 +20,7 @@ from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model, resolve_config
 from core.model_store import ONNX_GRAPH, load_model, save_model
+from core.runtime.integer_path import saturating_nodes
 from core.training import train_job
 from tests.conftest import make_mvtec_category
 
@@ -90,6 +91,10 @@ def test_cpu_job_writes_a_fusable_graph_close_to_fp32(trained, tmp_path) -> None
     assert len(plain) == 2  # the Gaussian blur's two passes
     assert optimised.count("QLinearConv") == len(quantized) > 0
     assert "QLinearAdd" in optimised  # the residual addition runs on uint8 too
+    # 7-bit weights: right on CPUs without VNNI too, whose kernels add pairs of products in 16 bits.
+    assert saturating_nodes(out) == []
+    assert max(int(np.abs(values[node.input[0]].astype(np.int32)).max()) for node in graph.graph.node
+               if node.op_type == "DequantizeLinear" and values.get(node.input[0], np.zeros(0)).dtype == np.int8) <= 64
 
     inputs = pixels()
     scores, maps = run_onnx(out, inputs)

@@ -96,6 +96,13 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     text = (bundle / "report.md").read_text()
     assert f"convolutions in INT8: {report['int8_convolutions']} of {report['convolutions']}" in text
     assert ("TensorRT operator check: passed" in text) == (target == "tensorrt8")
+    # Both flavours fit the 16-bit pair sums of CPUs without VNNI: the CPU one by 7-bit weights, the TensorRT one
+    # by int8 activations (|a| <= 128).
+    assert report["int8_pair_sum_overflows"] == 0 and "VNNI (16-bit pair sums): safe" in text
+    largest_weight = max(int(np.abs(numpy_helper.to_array(init).astype(np.int32)).max())
+                         for init in graph.graph.initializer if init.data_type == onnx.TensorProto.INT8
+                         and not init.name.endswith("zero_point"))
+    assert largest_weight <= (64 if target == "cpu" else 127) and largest_weight > 32
     scores, maps = open_runtime(bundle).predict(images())
     assert maps.shape == (4, SIZE, SIZE) and np.all(np.isfinite(scores))
 
