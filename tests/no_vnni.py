@@ -7,6 +7,8 @@ the CPUID that MLAS reads is the model's: an AVX2 Haswell, no AVX-512, no VNNI.
 
     >>> run_python(["-c", "import onnxruntime; print('ok')"]).strip()   # about 5-10 s: everything is emulated
     'ok'
+
+From a shell: `python tests/no_vnni.py -m core evaluate --model BUNDLE --data DIR` (any python arguments).
 """
 
 from __future__ import annotations
@@ -45,12 +47,7 @@ def host_has_vnni() -> bool:
     return bool(flags & {"avx512_vnni", "avx_vnni"})
 
 
-def run_python(args: Sequence[str], *, timeout: float = 300, env: Mapping[str, str] | None = None,
-               cwd: Path = REPO) -> str:
-    """Run `python *args` (this interpreter) on the emulated CPU and return its standard output.
-
-    The repository is on PYTHONPATH so that `core` and the modules beside this one import. Raises RuntimeError with
-    the child's standard error when it fails, and subprocess.TimeoutExpired when it runs over `timeout` seconds."""
+def _command_and_env(args: Sequence[str], env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
     qemu = emulator()
     if qemu is None:
         raise RuntimeError(MISSING_REASON)
@@ -59,7 +56,16 @@ def run_python(args: Sequence[str], *, timeout: float = 300, env: Mapping[str, s
                                                             child_env.get("PYTHONPATH")]))
     # sys.executable is the venv's python: under emulation it still finds pyvenv.cfg beside it, so the venv's
     # packages are the ones imported.
-    command = [qemu, "-cpu", CPU_MODEL, sys.executable, *args]
+    return [qemu, "-cpu", CPU_MODEL, sys.executable, *args], child_env
+
+
+def run_python(args: Sequence[str], *, timeout: float = 300, env: Mapping[str, str] | None = None,
+               cwd: Path = REPO) -> str:
+    """Run `python *args` (this interpreter) on the emulated CPU and return its standard output.
+
+    The repository and tests/ are on PYTHONPATH so that `core` and the modules beside this one import. Raises
+    RuntimeError with the child's standard error when it fails, subprocess.TimeoutExpired past `timeout` seconds."""
+    command, child_env = _command_and_env(args, env)
     result = subprocess.run(command, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {result.returncode}:\n{result.stderr[-4000:]}")
@@ -69,3 +75,18 @@ def run_python(args: Sequence[str], *, timeout: float = 300, env: Mapping[str, s
 def run_snippet(code: str, *, timeout: float = 300, env: Mapping[str, str] | None = None) -> str:
     """Run a Python snippet on the emulated CPU (see run_python) and return what it printed."""
     return run_python(["-c", code], timeout=timeout, env=env)
+
+
+def main(args: Sequence[str]) -> int:
+    """`python tests/no_vnni.py -m core latency --model BUNDLE`: any python command line, on the emulated CPU, with
+    its output shown as it comes; returns its exit code."""
+    try:
+        command, child_env = _command_and_env(args, None)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return subprocess.run(command, env=child_env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

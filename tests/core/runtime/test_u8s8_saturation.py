@@ -53,3 +53,9 @@ def test_this_cpu_saturates_full_range_weights_exactly_when_it_lacks_vnni() -> N
 def test_a_failing_emulated_child_reports_its_error() -> None:
     with pytest.raises(RuntimeError, match=r"exited with 3:\nbroken pipe dream"):
         no_vnni.run_snippet("import sys; print('broken', 'pipe', 'dream', file=sys.stderr); sys.exit(3)")
+
+
+def test_the_command_line_says_how_to_get_the_emulator_when_it_is_missing(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert no_vnni.main(["-c", "pass"]) == 2
+    assert capsys.readouterr().err.strip() == no_vnni.MISSING_REASON
