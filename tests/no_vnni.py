@@ -37,16 +37,6 @@ def emulator() -> str | None:
 MISSING_REASON = f"{QEMU} not installed (apt-get install qemu-user): cannot emulate a CPU without VNNI"
 
 
-def host_has_vnni() -> bool:
-    """Whether this (real) CPU has AVX512-VNNI or AVX-VNNI, i.e. whether ONNX Runtime's U8S8 kernels sum in 32 bits
-    here. Read from the kernel's flags: numpy's feature table has no entry for AVX-VNNI."""
-    flags = set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return bool(flags & {"avx512_vnni", "avx_vnni"})
-
-
 def _command_and_env(args: Sequence[str], env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
     qemu = emulator()
     if qemu is None:
