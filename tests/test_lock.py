@@ -87,8 +87,9 @@ def installed_distributions(exclude: str) -> Lock:
     return found
 
 
-def report(problems: list[str]) -> str:
-    return "\n".join(problems) + f"\nThe lock ({LOCK.relative_to(ROOT)}) is out of date: {REFRESH}."
+def fail_on(problems: list[str], advice: str) -> None:
+    if problems:
+        pytest.fail("\n".join(problems) + "\n" + advice, pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +103,15 @@ def pins() -> Lock:
 
 
 def test_the_lock_pins_every_dependency_within_its_range(pyproject: dict, pins: Lock) -> None:
-    problems = lock_problems(declared_requirements(pyproject), pins)
-    assert not problems, report(problems)
+    fail_on(lock_problems(declared_requirements(pyproject), pins),
+            f"The lock ({LOCK.relative_to(ROOT)}) no longer matches pyproject.toml: {REFRESH}.")
 
 
 def test_this_environment_runs_exactly_the_locked_versions(pyproject: dict, pins: Lock) -> None:
-    problems = environment_problems(installed_distributions(exclude=pyproject["project"]["name"]), pins)
-    assert not problems, report(problems) + " (Or rebuild .venv/ from the lock: rm -r .venv; bash resources/bootstrap.sh test)"
+    fail_on(environment_problems(installed_distributions(exclude=pyproject["project"]["name"]), pins),
+            f"This environment is not the locked set-up ({LOCK.relative_to(ROOT)}): install from the lock with "
+            "`bash resources/bootstrap.sh test` (or `rm -r .venv` first, for a clean one); if the lock is what is "
+            f"wrong, {REFRESH}.")
 
 
 def test_a_dependency_missing_from_the_lock_is_named() -> None:
