@@ -54,7 +54,7 @@ refresh_lock() {
   # Expanded now: the locals are gone when the shell exits.
   trap "rm -rf '$scratch' '$new'" EXIT
   "$python" -m venv "$scratch/venv"
-  local py="$scratch/venv/bin/python" constraints=()
+  local py="$scratch/venv/bin/python" constraints=() build_constraints=()
   if [ "$#" -gt 0 ]; then
     # Keep every locked version except the named packages' (and those of packages the lock does not have yet).
     keep="$scratch/keep.txt"
@@ -66,11 +66,18 @@ refresh_lock() {
         printf '%s\n' "$line"
       fi
     done < "$lock" > "$keep"
-    constraints=(-c "$keep" --build-constraint "$keep")
+    constraints=(-c "$keep")
+    build_constraints=(--build-constraint "$keep")  # not known to the venv's first pip, only to the locked one
   fi
   echo "bootstrap: resolving pyproject.toml in $scratch/venv (torch's build is several GB: minutes)" >&2
   "$py" -m pip install "${pip_flags[@]}" "${constraints[@]}" --upgrade pip
-  "$py" -m pip install "${pip_flags[@]}" "${constraints[@]}" -e '.[test]'
+  if ! "$py" -m pip install "${pip_flags[@]}" "${constraints[@]}" "${build_constraints[@]}" -e '.[test]'; then
+    if [ "$#" -gt 0 ]; then
+      echo "bootstrap: pyproject.toml does not resolve with the kept pins; name the packages pip blames above too" \
+           "(bash resources/bootstrap.sh lock $* NAME), or resolve everything afresh (bash resources/bootstrap.sh lock)" >&2
+    fi
+    exit 1
+  fi
   "$py" -m pip check >&2
   local frozen
   frozen="$("$py" -m pip freeze --all --exclude-editable)"
