@@ -120,11 +120,15 @@ case "$mode" in
     ;;
   test)
     install_venv
-    # The deployment tests talk to a real OpenSSH server on loopback.
-    if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+    # The deployment tests talk to a real OpenSSH server on loopback; the INT8 tests run ONNX Runtime on an
+    # emulated CPU without VNNI (qemu-user), whatever CPU this machine has.
+    missing=()
+    if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then missing+=(openssh-server); fi
+    if ! command -v qemu-x86_64 >/dev/null 2>&1; then missing+=(qemu-user); fi
+    if [ "${#missing[@]}" -gt 0 ]; then
       if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server) >/dev/null \
-          || echo "bootstrap: could not install openssh-server; deployment tests will be skipped" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null \
+          || echo "bootstrap: could not install ${missing[*]}; the tests that need them will be skipped" >&2
       fi
     fi
     export QT_QPA_PLATFORM=offscreen

@@ -4,8 +4,10 @@ and this fell by 30 points (issue 9); on a VNNI CPU it guards the rest of the qu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.evaluation import evaluate_job
@@ -14,6 +16,7 @@ from core.jobs import run_to_end
 from core.methods.config import ModelConfig
 from core.runtime import open_runtime
 from core.training import train_job
+from tests import no_vnni
 from tests.conftest import make_mvtec_category
 
 SIZE = 64
@@ -50,3 +53,21 @@ def test_cpu_int8_keeps_image_auroc(trained, fp32_auroc, spec, tmp_path) -> None
     runtime = open_runtime(bundle, "onnxruntime")
     assert runtime.int8_warning is None
     assert mean_image_auroc(bundle, roots) >= fp32_auroc - ALLOWED_DROP
+
+
+@pytest.mark.skipif(no_vnni.emulator() is None, reason=no_vnni.MISSING_REASON)
+def test_cpu_int8_bundle_scores_alike_on_a_cpu_without_vnni(trained, tmp_path) -> None:
+    """The same bundle on this CPU and on an emulated AVX2 CPU without VNNI (the kernels that saturated): the
+    scores agree to rounding. ONNX Runtime alone runs under the emulator (no torch: it takes a minute there)."""
+    model_dir, roots = trained
+    spec = VariantSpec("int8", "ptq", "train", calibration_samples=16)
+    bundle = run_to_end(export_variant_job(model_dir, spec, tmp_path / spec.name, roots))
+    images = np.stack([np.asarray(__import__("PIL.Image").Image.open(path).convert("RGB"))
+                       for path in sorted((roots[0] / "test").glob("*/*.png"))])
+    np.save(tmp_path / "images.npy", images)
+    native, _ = open_runtime(bundle, "onnxruntime").predict(images)
+    emulated = json.loads(no_vnni.run_snippet(
+        "import json, numpy; from core.runtime import open_runtime; "
+        f"scores, _ = open_runtime({str(bundle)!r}, 'onnxruntime').predict(numpy.load({str(tmp_path / 'images.npy')!r})); "
+        "print(json.dumps(scores.tolist()))"))
+    np.testing.assert_allclose(emulated, native, rtol=0.02)
