@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artefact_dir import BUNDLE_FORMAT, format_of
 from core.errors import InputError
 from core.model_manifest import ONNX_GRAPH, WEIGHTS, read_manifest
 from core.runtime.base import Runtime
@@ -93,9 +94,7 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
 
 def is_bundle(path: Path) -> bool:
     """True for a deployment bundle written by `export` (as opposed to a model directory)."""
-    path = Path(path)
-    manifest = path / "manifest.json"
-    return manifest.is_file() and '"inspection-station-bundle"' in manifest.read_text()
+    return format_of(Path(path)) == BUNDLE_FORMAT
 
 
 def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRuntime:
