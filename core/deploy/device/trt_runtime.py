@@ -205,13 +205,13 @@ class TrtRuntime:
     def __init__(self, bundle_dir: str, engine_path: Optional[str] = None) -> None:
         self.bundle_dir = bundle_dir
         self.manifest = read_manifest(bundle_dir)
+        engine_path = engine_path or inside_bundle(bundle_dir, ENGINE_FILE)
         try:
             import tensorrt as trt  # noqa: PLC0415 - only on the device
         except ImportError as error:
             raise RuntimeProblem("the tensorrt Python module is not available ({}); on a Jetson it comes with "
                                  "JetPack (python3-libnvinfer)".format(error))
         self._trt = trt
-        engine_path = engine_path or inside_bundle(bundle_dir, ENGINE_FILE)
         if not os.path.isfile(engine_path):
             raise RuntimeProblem("{}: no engine; build it with python3 device/build_engine.py".format(engine_path))
         _check_engine_version(bundle_dir, trt.__version__)
