@@ -51,9 +51,7 @@ def _check_fields(manifest_path: Path, manifest: dict[str, Any]) -> None:
         problems.append(f"'image_size' is {size!r}, not a positive whole number")
     if not isinstance(manifest.get("config"), dict):
         problems.append("'config' is missing or not an object")
-    thresholds = manifest.get("thresholds", {})
-    if not _is_threshold_table(thresholds):
-        problems.append(f"'thresholds' is not a mapping of numbers ({thresholds!r:.80})")
+    problems += _threshold_problems(manifest.get("thresholds", {}))
     categories = manifest.get("categories", [])
     if not isinstance(categories, list) or not all(isinstance(name, str) for name in categories):
         problems.append("'categories' is not a list of names")
@@ -70,10 +68,14 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _is_threshold_table(thresholds: object) -> bool:
-    """{"image": number, "map_low": number, "per_category": {name: number}, ...} (each key optional here)."""
+def _threshold_problems(thresholds: object) -> list[str]:
+    """{"image": number, "map_low": number, "per_category": {name: number}, ...}, each key optional here."""
     if not isinstance(thresholds, dict):
-        return False
+        return [f"'thresholds' is {type(thresholds).__name__}, not an object"]
     per_category = thresholds.get("per_category", {})
-    return (all(_is_number(thresholds[key]) for key in ("image", "map_low") if key in thresholds)
-            and isinstance(per_category, dict) and all(_is_number(value) for value in per_category.values()))
+    if not isinstance(per_category, dict):
+        return ["'thresholds' 'per_category' is not an object"]
+    values = {key: thresholds[key] for key in ("image", "map_low") if key in thresholds}
+    values.update({f"per_category {name}": value for name, value in per_category.items()})
+    return [f"'thresholds' {key} is {value!r}, not a number" for key, value in values.items()
+            if not _is_number(value)]

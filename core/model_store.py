@@ -125,11 +125,23 @@ def load_model(path: Path) -> LoadedModel:
         state = load_file(str(path / WEIGHTS))
     except (OSError, SafetensorError) as error:
         raise InputError(f"{path / WEIGHTS}: not a readable safetensors file ({error})") from None
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+    misfit = _misfit(network.state_dict(), state)
+    if not misfit:
+        try:
+            network.load_state_dict(state)
+        except RuntimeError as error:  # torch lists every tensor; its first complaint is enough here
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            misfit = lines[1] if len(lines) > 1 else str(error)
+    if misfit:
         raise InputError(f"{path / WEIGHTS}: the weights do not fit the manifest's {config.method} / "
-                         f"{config.backbone} network ({first})") from None
+                         f"{config.backbone} network ({misfit})")
     network.eval()
     return LoadedModel(path, network, config, manifest)
+
+
+def _misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """Missing and unexpected tensors in a few words ("" when the names match). Shapes are load_state_dict's to
+    judge: a memory bank's size is the data's, and its module resizes the buffer as it loads."""
+    groups = {"missing": [key for key in expected if key not in found],
+              "unexpected": [key for key in found if key not in expected]}
+    return "; ".join(f"{len(keys)} tensors {what}, e.g. {keys[0]}" for what, keys in groups.items() if keys)

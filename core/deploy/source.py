@@ -29,5 +29,5 @@ def resolve_bundle(path: Path, *, precision: str, work_dir: Path) -> Path:
         bundle = Path(bundle_from_model(path, Path(work_dir) / f"{path.name}-{precision}", precision))
         verify_bundle(bundle)
         return bundle
-    raise InputError(f"{path / MANIFEST}: format {kind!r} is neither a deployment bundle ({BUNDLE_FORMAT}) nor a "
-                     f"model ({MODEL_FORMAT})")
+    raise InputError(f"{path / MANIFEST}: not an Inspection Station deployment bundle or model directory (format "
+                     f"{kind!r})")
