@@ -140,6 +140,16 @@ def test_bundle_entries_cannot_leave_it(tmp_path: Path, outside: Path, case: str
         verify_bundle(bundle)
 
 
+def test_a_bundle_engine_symlinked_outside_is_never_opened(tmp_path: Path, outside: Path) -> None:
+    from core.runtime import open_runtime
+
+    bundle = make_bundle(tmp_path)
+    assert open_runtime(bundle).name.startswith("onnxruntime")
+    (bundle / "model.engine").symlink_to(outside)  # the engine is built on the device: not in the manifest
+    with pytest.raises(InputError, match="model.engine: a symbolic link to .* outside"):
+        open_runtime(bundle)
+
+
 def test_external_weights_symlinked_outside_are_not_copied_into_a_bundle(tmp_path: Path, outside: Path) -> None:
     import onnx
 
