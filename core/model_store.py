@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -108,10 +109,39 @@ def _is_model_directory(path: Path) -> bool:
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Verify and load a model directory; the network is returned in eval mode on the CPU."""
+    """Verify and load a model directory; the network is returned in eval mode on the CPU.
+
+    Weights come only from safetensors (never an unpickled file). A manifest whose config or weights do not make
+    the network it describes is refused with the manifest or weight file named."""
+    path = Path(path)
     manifest = read_manifest(path)
-    config = ModelConfig.from_dict(manifest["config"])
-    network = build_model(config, weights=RANDOM)  # every weight, the teacher's included, comes from the file
-    network.load_state_dict(load_file(str(Path(path) / WEIGHTS)))
+    try:
+        config = ModelConfig.from_dict(manifest["config"])
+        network = build_model(config, weights=RANDOM)  # every weight, the teacher's included, comes from the file
+    except (TypeError, ValueError, KeyError, InputError) as error:  # InputError: an unknown method or backbone
+        raise InputError(f"{path / MANIFEST}: its 'config' does not describe a model this version can build "
+                         f"({error})") from None
+    try:
+        state = load_file(str(path / WEIGHTS))
+    except (OSError, SafetensorError) as error:
+        raise InputError(f"{path / WEIGHTS}: not a readable safetensors file ({error})") from None
+    misfit = _misfit(network.state_dict(), state)
+    if not misfit:
+        try:
+            network.load_state_dict(state)
+        except RuntimeError as error:  # torch lists every tensor; its first complaint is enough here
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            misfit = lines[1] if len(lines) > 1 else str(error)
+    if misfit:
+        raise InputError(f"{path / WEIGHTS}: the weights do not fit the manifest's {config.method} / "
+                         f"{config.backbone} network ({misfit})")
     network.eval()
-    return LoadedModel(Path(path), network, config, manifest)
+    return LoadedModel(path, network, config, manifest)
+
+
+def _misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """Missing and unexpected tensors in a few words ("" when the names match). Shapes are load_state_dict's to
+    judge: a memory bank's size is the data's, and its module resizes the buffer as it loads."""
+    groups = {"missing": [key for key in expected if key not in found],
+              "unexpected": [key for key in found if key not in expected]}
+    return "; ".join(f"{len(keys)} tensors {what}, e.g. {keys[0]}" for what, keys in groups.items() if keys)

@@ -23,27 +23,25 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.artefact_dir import (BUNDLE_FORMAT, KINDS, MANIFEST, check_format, contained_file, is_plain_name,
+                               listed_files, read_manifest_json, verify_files)
 from core.deploy.graph_facts import GraphFacts, inspect_graph, output_role
 from core.errors import InputError
 from core.files import sha256_of, write_directory_atomically
 
-BUNDLE_FORMAT = "inspection-station-bundle"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 GRAPH_FILE = "model.onnx"
 DEVICE_DIR = "device"
 DEVICE_SCRIPTS = ("build_engine.py", "trt_runtime.py")
 PRECISIONS = ("fp32", "fp16", "int8")
 INPUT_DTYPES = ("uint8", "float32", "float16")
 _SOURCE_SCRIPTS = Path(__file__).parent / "device"
-_SAFE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 _RESERVED = frozenset({"format", "format_version", "precision", "input", "outputs", "normalisation", "thresholds",
                        "categories", "graph", "files", "created_by"})
 
@@ -68,9 +66,9 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
     spec = _checked_input(onnx_path, facts, input_spec)
     _check_precision(onnx_path, facts, precision)
     outputs = _outputs(onnx_path, facts)
-    for name in facts.external_files:
-        if not _is_safe(name) or not (onnx_path.parent / name).is_file():
-            raise InputError(f"{onnx_path}: external weights file {name!r} is missing or outside the model folder")
+    for name in facts.external_files:  # copied into the bundle: never from outside the graph's folder
+        if not contained_file(onnx_path.parent, name, onnx_path).is_file():
+            raise InputError(f"{onnx_path}: external weights file {name!r} is missing")
 
     def fill(directory: Path) -> None:
         shutil.copyfile(onnx_path, directory / GRAPH_FILE)
@@ -81,7 +79,7 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
         for script in DEVICE_SCRIPTS:
             shutil.copyfile(_SOURCE_SCRIPTS / script, directory / DEVICE_DIR / script)
         for name, text in (documents or {}).items():
-            if not _is_safe(name):
+            if not is_plain_name(name):
                 raise ValueError(f"document name {name!r} would leave the bundle")
             (directory / name).write_text(text)
         manifest = {
@@ -106,40 +104,22 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
 
 
 def read_bundle_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the bundle at `path`, checked for format, version and well-formed file names (no hashing)."""
-    manifest_path = Path(path) / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"{path}: not a deployment bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{manifest_path}: cannot read the manifest ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise InputError(f"{manifest_path}: not a deployment bundle (format {found!r})")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise InputError(f"{manifest_path}: bundle format version {version} is not supported (this build reads "
-                         f"{FORMAT_VERSION}{'; it was written by a newer version' if newer else ''})")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or GRAPH_FILE not in files:
-        raise InputError(f"{manifest_path}: the manifest lists no {GRAPH_FILE}")
-    for name in files:
-        if not _is_safe(name):
-            raise InputError(f"{manifest_path}: unsafe file name {name!r} in the manifest")
+    """The manifest of the bundle at `path`, checked for format, version and file names that stay inside the
+    bundle (no hashing)."""
+    path = Path(path)
+    manifest = read_manifest_json(path, KINDS[BUNDLE_FORMAT])
+    check_format(path, manifest, BUNDLE_FORMAT, FORMAT_VERSION)
+    files = listed_files(path, manifest)
+    graph = manifest.get("graph", {})
+    if GRAPH_FILE not in files or not isinstance(graph, dict) or graph.get("file", GRAPH_FILE) != GRAPH_FILE:
+        raise InputError(f"{path / MANIFEST}: the manifest lists no {GRAPH_FILE} as its graph")
     return manifest
 
 
 def verify_bundle(path: Path) -> dict[str, Any]:
     """Check every file listed in the manifest against its sha256; the manifest, or InputError naming the file."""
     manifest = read_bundle_manifest(path)
-    for name, expected in manifest["files"].items():
-        file = Path(path) / name
-        if not file.is_file():
-            raise InputError(f"{file}: listed in the bundle manifest but missing")
-        if sha256_of(file) != expected:
-            raise InputError(f"{file}: changed since the bundle was written (sha256 does not match the manifest)")
+    verify_files(Path(path), manifest)
     return manifest
 
 
@@ -192,11 +172,6 @@ def _outputs(onnx_path: Path, facts: GraphFacts) -> list[dict[str, Any]]:
 
 def _files_below(directory: Path) -> list[str]:
     return sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
-
-
-def _is_safe(name: str) -> bool:
-    """A relative path of plain names: safe to join to a directory here and to quote in a shell on the device."""
-    return bool(_SAFE_PATH.fullmatch(name)) and not {".", ".."} & set(name.split("/"))
 
 
 def _created_by() -> dict[str, str]:

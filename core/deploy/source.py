@@ -6,25 +6,17 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from core.deploy.bundle import BUNDLE_FORMAT, MANIFEST, verify_bundle
+from core.artefact_dir import BUNDLE_FORMAT, KINDS, MANIFEST, MODEL_FORMAT, read_manifest_json
+from core.deploy.bundle import verify_bundle
 from core.errors import InputError
-
-MODEL_FORMAT = "inspection-station-model"
 
 
 def resolve_bundle(path: Path, *, precision: str, work_dir: Path) -> Path:
     """A verified bundle for `path`: the bundle itself, or one exported from the model directory into `work_dir`."""
     path = Path(path)
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"{path}: neither a deployment bundle nor a model directory (no {MANIFEST})")
-    try:
-        kind = json.loads(manifest_path.read_text()).get("format")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
-        raise InputError(f"{manifest_path}: cannot read the manifest ({error})") from None
+    kind = read_manifest_json(path, f"{KINDS[BUNDLE_FORMAT]} or {KINDS[MODEL_FORMAT]}").get("format")
     if kind == BUNDLE_FORMAT:
         verify_bundle(path)
         return path
@@ -37,5 +29,5 @@ def resolve_bundle(path: Path, *, precision: str, work_dir: Path) -> Path:
         bundle = Path(bundle_from_model(path, Path(work_dir) / f"{path.name}-{precision}", precision))
         verify_bundle(bundle)
         return bundle
-    raise InputError(f"{manifest_path}: format {kind!r} is neither a deployment bundle ({BUNDLE_FORMAT}) nor a "
-                     f"model ({MODEL_FORMAT})")
+    raise InputError(f"{path / MANIFEST}: not an Inspection Station deployment bundle or model directory (format "
+                     f"{kind!r})")

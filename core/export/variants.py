@@ -81,6 +81,7 @@ def export_variant_job(
     fp32_graph = Path(model_dir) / ONNX_GRAPH
     if not fp32_graph.is_file():
         raise InputError(f"{model_dir}: has no {ONNX_GRAPH}; train it again with this version")
+    _check_readable_graph(fp32_graph)
     with tempfile.TemporaryDirectory() as scratch:
         graph = Path(scratch) / ONNX_GRAPH
         yield Progress(0, 0, f"making the {spec.name} graph", stage="export")
@@ -106,6 +107,17 @@ def export_variant_job(
                    "source_files": manifest["files"], "fp32_drift": drift, "report": report},
             documents={REPORT_FILE: report_markdown(f"{spec.name} of {Path(model_dir).name}", report)},
         )
+
+
+def _check_readable_graph(graph: Path) -> None:
+    """Refuse an unreadable graph here, named as the model's file: each exporter would fail on it in its own way,
+    some naming a temporary copy."""
+    import onnx
+
+    try:
+        onnx.load(str(graph), load_external_data=False)
+    except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, OSError, onnx's own errors
+        raise InputError(f"{graph}: not a readable ONNX graph ({str(error).splitlines()[0]})") from None
 
 
 def _make_graph(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artefact_dir import BUNDLE_FORMAT, contained_file, format_of
 from core.errors import InputError
 from core.model_manifest import ONNX_GRAPH, WEIGHTS, read_manifest
 from core.runtime.base import Runtime
@@ -97,9 +98,7 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
 
 def is_bundle(path: Path) -> bool:
     """True for a deployment bundle written by `export` (as opposed to a model directory)."""
-    path = Path(path)
-    manifest = path / "manifest.json"
-    return manifest.is_file() and '"inspection-station-bundle"' in manifest.read_text()
+    return format_of(Path(path)) == BUNDLE_FORMAT
 
 
 def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRuntime:
@@ -109,7 +108,9 @@ def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRun
     if prefer == "pytorch":
         raise InputError(f"{bundle_dir}: a deployment bundle holds only an ONNX graph; PyTorch cannot run it")
     manifest = verify_bundle(bundle_dir)
-    engine = bundle_dir / "model.engine"  # built on the device; fastest where it exists and TensorRT imports
+    # Built on the device, so not in the manifest; fastest where it exists and TensorRT imports. Never one that a
+    # symbolic link brings in from outside the bundle.
+    engine = contained_file(bundle_dir, "model.engine", bundle_dir)
     if prefer in ("auto", "tensorrt") and engine.is_file() and importlib.util.find_spec("tensorrt") is not None:
         from core.runtime.tensorrt_backend import TensorRtRuntime
 

@@ -50,6 +50,7 @@ TRTEXEC_FALLBACKS = ("/usr/src/tensorrt/bin/trtexec",)
 BUNDLE_FORMAT = "inspection-station-bundle"
 SUPPORTED_FORMAT_VERSION = 1
 TRT8_MAX_OPSET = 17  # the ONNX parser of TensorRT 8.5 reads opsets up to 17
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # as the host's core.artefact_dir allows
 
 Version = Tuple[int, int, int]
 
@@ -138,14 +139,37 @@ def find_trtexec(environ: Optional[dict] = None) -> Optional[str]:
     return None
 
 
+def bundle_file(bundle: str, name: object) -> str:
+    """`bundle/name`, refused unless `name` is a plain relative name that resolves, symbolic links followed, inside
+    the bundle: neither a manifest nor a copied bundle is trusted to keep this script inside its directory."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or {".", ".."} & set(name.split("/")):
+        raise BundleProblem("unsafe file name {!r} in the bundle (entries must be plain relative names inside {}: "
+                            "no '..', no absolute paths)".format(name, bundle))
+    path = os.path.join(bundle, name)
+    root, real = os.path.realpath(bundle), os.path.realpath(path)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        raise BundleProblem("{}: a symbolic link to {}, outside the bundle; refusing to use it".format(path, real))
+    return path
+
+
+def output_file(bundle: str, name: str) -> str:
+    """A file this script writes in the bundle: never through a symbolic link (it would write wherever it points)."""
+    path = bundle_file(bundle, name)
+    if os.path.islink(path):
+        raise BundleProblem("{}: is a symbolic link; refusing to write through it (delete it)".format(path))
+    return path
+
+
 def read_manifest(bundle: str) -> dict:
     """The bundle's manifest, checked for what this script needs."""
-    path = os.path.join(bundle, "manifest.json")
     try:
+        path = bundle_file(bundle, "manifest.json")
         with open(path) as stream:
             manifest = json.load(stream)
     except (OSError, ValueError) as error:
-        raise BundleProblem("{}: cannot read the manifest ({})".format(path, error))
+        raise BundleProblem("{}: cannot read the manifest ({})".format(os.path.join(bundle, "manifest.json"), error))
+    if not isinstance(manifest, dict):
+        raise BundleProblem("{}: not a manifest (a JSON {})".format(path, type(manifest).__name__))
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleProblem("{}: not a deployment bundle (format {!r})".format(path, manifest.get("format")))
     if manifest.get("format_version") != SUPPORTED_FORMAT_VERSION:
@@ -154,6 +178,11 @@ def read_manifest(bundle: str) -> dict:
     for key in ("precision", "input", "graph"):
         if key not in manifest:
             raise BundleProblem("{}: the manifest has no {!r}".format(path, key))
+    files = manifest.get("files", {})
+    if not isinstance(files, dict) or not isinstance(manifest["graph"], dict):
+        raise BundleProblem("{}: 'files' and 'graph' must be JSON objects".format(path))
+    for name in list(files) + [manifest["graph"].get("file", "model.onnx")]:
+        bundle_file(bundle, name)
     return manifest
 
 
@@ -258,6 +287,8 @@ def build(bundle: str, args: argparse.Namespace, say: Callable[[str], None]) -> 
     """Build the engine (or print the command with --dry-run); the exit status of the script."""
     try:
         manifest = read_manifest(bundle)
+        engine, partial = output_file(bundle, ENGINE_FILE), output_file(bundle, ENGINE_FILE + ".partial")
+        info_path = output_file(bundle, ENGINE_INFO_FILE)
     except BundleProblem as problem:
         say("error: {}".format(problem))
         return EXIT_BAD_BUNDLE
@@ -275,12 +306,10 @@ def build(bundle: str, args: argparse.Namespace, say: Callable[[str], None]) -> 
             "give it with --trt-version")
         return EXIT_UNSUPPORTED
     say("TensorRT {}.{}.{} ({})".format(version[0], version[1], version[2], source))
-    engine = os.path.join(bundle, ENGINE_FILE)
-    partial = engine + ".partial"
     try:
         check_supported(version, manifest)
         command = trtexec_command(trtexec or "trtexec", version, manifest,
-                                  os.path.join(bundle, manifest["graph"].get("file", "model.onnx")), partial,
+                                  bundle_file(bundle, manifest["graph"].get("file", "model.onnx")), partial,
                                   args.opt_batch, args.max_batch)
     except BundleProblem as problem:
         say("error: {}".format(problem))
@@ -300,7 +329,7 @@ def build(bundle: str, args: argparse.Namespace, say: Callable[[str], None]) -> 
     info = {"engine": ENGINE_FILE, "tensorrt": "{}.{}.{}".format(*version), "command": command[1:],
             "seconds": round(time.time() - started, 1), "bytes": os.path.getsize(engine),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    with open(os.path.join(bundle, ENGINE_INFO_FILE), "w") as stream:
+    with open(info_path, "w") as stream:
         json.dump(info, stream, indent=2)
     say(RESULT_PREFIX + json.dumps(info))
     return EXIT_OK
@@ -327,6 +356,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     bundle = os.path.abspath(args.bundle)
     log_path = os.path.join(bundle, args.log)
     try:
+        if os.path.islink(log_path):
+            raise OSError("it is a symbolic link; refusing to write through it")
         log = open(log_path, "a")
     except OSError as error:
         print("error: cannot write the build log {} ({})".format(log_path, error), flush=True)

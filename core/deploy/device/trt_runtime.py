@@ -5,7 +5,8 @@ Written for both TensorRT generations found on Jetsons: 8.5 (JetPack 5; binding 
 installed, else from NVIDIA's cuda-python. Both, and tensorrt itself, are imported only when a runtime is created,
 so the manifest reading and the pre-processing work (and are tested) anywhere with numpy.
 
-Python 3.8 syntax; needs numpy, tensorrt and pycuda or cuda-python on the device. Example:
+Python 3.8 syntax; needs numpy, tensorrt and pycuda or cuda-python on the device, and build_engine.py beside it
+(every bundle has both, in device/). Example:
 
     from trt_runtime import TrtRuntime
     runtime = TrtRuntime("/home/nvidia/inspection-station/current")
@@ -19,6 +20,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+if __package__:  # imported from the host's package (core.deploy.device) or as device.trt_runtime
+    from .build_engine import BundleProblem, bundle_file
+else:  # on the device, beside build_engine.py (the bundle's device/ folder is on sys.path)
+    from build_engine import BundleProblem, bundle_file
+
 BUNDLE_FORMAT = "inspection-station-bundle"
 SUPPORTED_FORMAT_VERSION = 1
 ENGINE_FILE = "model.engine"
@@ -31,14 +37,24 @@ class RuntimeProblem(Exception):
     """The bundle or the engine cannot be used here; the message says why."""
 
 
+def inside_bundle(bundle_dir: str, name: str) -> str:
+    """`bundle_dir/name`, refused unless it stays inside the bundle with symbolic links followed."""
+    try:
+        return bundle_file(bundle_dir, name)
+    except BundleProblem as problem:
+        raise RuntimeProblem(str(problem))
+
+
 def read_manifest(bundle_dir: str) -> dict:
     """The bundle's manifest, checked for format, version and the fields the runtime reads."""
-    path = os.path.join(bundle_dir, "manifest.json")
+    path = inside_bundle(bundle_dir, "manifest.json")
     try:
         with open(path) as stream:
             manifest = json.load(stream)
     except (OSError, ValueError) as error:
         raise RuntimeProblem("{}: cannot read the manifest ({})".format(path, error))
+    if not isinstance(manifest, dict):
+        raise RuntimeProblem("{}: not a manifest (a JSON {})".format(path, type(manifest).__name__))
     if manifest.get("format") != BUNDLE_FORMAT:
         raise RuntimeProblem("{}: not a deployment bundle (format {!r})".format(path, manifest.get("format")))
     if manifest.get("format_version") != SUPPORTED_FORMAT_VERSION:
@@ -189,13 +205,13 @@ class TrtRuntime:
     def __init__(self, bundle_dir: str, engine_path: Optional[str] = None) -> None:
         self.bundle_dir = bundle_dir
         self.manifest = read_manifest(bundle_dir)
+        engine_path = engine_path or inside_bundle(bundle_dir, ENGINE_FILE)
         try:
             import tensorrt as trt  # noqa: PLC0415 - only on the device
         except ImportError as error:
             raise RuntimeProblem("the tensorrt Python module is not available ({}); on a Jetson it comes with "
                                  "JetPack (python3-libnvinfer)".format(error))
         self._trt = trt
-        engine_path = engine_path or os.path.join(bundle_dir, ENGINE_FILE)
         if not os.path.isfile(engine_path):
             raise RuntimeProblem("{}: no engine; build it with python3 device/build_engine.py".format(engine_path))
         _check_engine_version(bundle_dir, trt.__version__)
@@ -285,7 +301,7 @@ class TrtRuntime:
 
 def _check_engine_version(bundle_dir: str, installed: str) -> None:
     """Refuse, with a clear message, an engine built by another TensorRT (deserialising it would fail obscurely)."""
-    path = os.path.join(bundle_dir, ENGINE_INFO_FILE)
+    path = inside_bundle(bundle_dir, ENGINE_INFO_FILE)
     if not os.path.isfile(path):
         return
     with open(path) as stream:

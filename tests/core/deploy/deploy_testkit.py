@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +178,25 @@ class SshServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+@contextmanager
+def running_sshd(root: Path) -> Iterator[SshServer]:
+    """An `SshServer` in `root` (created), stopped afterwards; the test is skipped, with the reason, where
+    OpenSSH's server cannot run."""
+    if not SSHD.exists() or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH server not installed (apt-get install -y openssh-server)")
+    if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
+        try:  # sshd started as root insists on its privilege-separation directory (the package's service makes it)
+            Path("/run/sshd").mkdir(mode=0o755, parents=True)
+        except OSError as error:
+            pytest.skip(f"sshd needs /run/sshd and it cannot be created: {error}")
+    root.mkdir()
+    server = SshServer(root)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _free_port() -> int:

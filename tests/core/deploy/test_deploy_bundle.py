@@ -131,5 +131,5 @@ def test_resolve_accepts_a_bundle_and_explains_a_model_it_cannot_export(bundle: 
     monkeypatch.setitem(sys.modules, "core.export", None)  # as if core.export were not installed
     with pytest.raises(InputError, match="model directory, and this installation cannot export it"):
         resolve_bundle(model, precision="int8", work_dir=tmp_path)
-    with pytest.raises(InputError, match="neither a deployment bundle nor a model"):
+    with pytest.raises(InputError, match="not a deployment bundle or model directory \\(the path does not exist"):
         resolve_bundle(tmp_path / "nowhere", precision="int8", work_dir=tmp_path)

@@ -51,4 +51,4 @@ def test_build_without_trtexec_says_the_engine_was_not_built(sshd: SshServer, bu
 
 def test_a_folder_that_is_no_bundle(sshd: SshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(sshd, tmp_path / "empty", tmp_path) == 1
-    assert "neither a deployment bundle nor a model directory" in capsys.readouterr().err
+    assert "not a deployment bundle or model directory (the path does not exist)" in capsys.readouterr().err
