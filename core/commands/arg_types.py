@@ -19,23 +19,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """A type accepting whole numbers from `low` to `high` inclusive (no fractions, no exponents)."""
-    wanted = f"must be a whole number from {low} to {high}"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{wanted}, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{wanted}, got {value}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
+    return _number_type(int, lambda value: low <= value <= high, f"must be a whole number from {low} to {high}")
 
 
 def real_number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
@@ -47,17 +36,27 @@ def real_number(low: float, high: float, *, above: bool = False) -> Callable[[st
     else:
         wanted = f"must be a number from {low:g} to {high:g}"
 
-    def parse(text: str) -> float:
+    def accepts(value: float) -> bool:  # NaN compares false with everything, infinities are not settings
+        return math.isfinite(value) and (value > low if above else value >= low) and value <= high
+
+    return _number_type(float, accepts, wanted)
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _number_type(convert: Callable[[str], Number], accepts: Callable[[Number], bool],
+                 wanted: str) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{wanted}, got {text!r}") from None
-        fits = (value > low if above else value >= low) and value <= high
-        if not math.isfinite(value) or not fits:  # NaN compares false with everything, so check it by name
-            raise argparse.ArgumentTypeError(f"{wanted}, got {text}")
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"{wanted}, got {text.strip()}")
         return value
 
-    parse.__name__ = "number"
+    parse.__name__ = convert.__name__  # what argparse would name in its own messages
     return parse
 
 
