@@ -20,6 +20,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_replaceable(target: Path, replaceable: Callable[[Path], bool], kind: str) -> None:
+    """Refuse (with `InputError`) a `target` that `write_directory_atomically` would refuse to replace: a file, or a
+    non-empty folder that `replaceable` does not recognise. Commands call it first, so nothing is computed in vain."""
+    target = Path(target).absolute()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not replaceable(target):
+        raise InputError(f"{target}: exists and is not a {kind}; refusing to replace it")
+
+
 def write_directory_atomically(
     target: Path,
     fill: Callable[[Path], object],
@@ -33,8 +41,7 @@ def write_directory_atomically(
     mistyped --out never deletes some other folder.
     """
     target = Path(target).absolute()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not replaceable(target):
-        raise InputError(f"{target}: exists and is not a {kind}; refusing to replace it")
+    check_replaceable(target, replaceable, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:

@@ -97,10 +97,11 @@ def save_model(
         }
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
-    return write_directory_atomically(target, fill, replaceable=_is_model_directory, kind="model directory")
+    return write_directory_atomically(target, fill, replaceable=is_model_directory, kind="model directory")
 
 
-def _is_model_directory(path: Path) -> bool:
+def is_model_directory(path: Path) -> bool:
+    """True when `path` holds a model directory that verifies (so saving there may replace it)."""
     try:
         read_manifest(path)
     except InputError:

@@ -18,7 +18,13 @@ import numpy as np
 import torch
 
 from core.backbones.weights import PRETRAINED
-from core.data.dataset import discover_categories, fingerprint, iter_load_normal_images, split_holdout
+from core.data.dataset import (
+    check_enough_to_train,
+    discover_categories,
+    fingerprint,
+    iter_load_normal_images,
+    split_holdout,
+)
 from core.inference import predict_arrays, to_pixels
 from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
@@ -62,6 +68,7 @@ def train_job(
     train_paths: list[Path] = []
     heldout: dict[str, list[Path]] = {}
     for category in categories:
+        check_enough_to_train(category)
         fit_part, heldout[category.name] = split_holdout(category.train, holdout_fraction, config.seed)
         train_paths += fit_part
     loaded = yield from iter_load_normal_images(train_paths, config.image_size, cancel=cancel)

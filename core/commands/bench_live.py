@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 import psutil
 
+from core.commands import arg_types
 from core.data.images import IMAGE_SUFFIXES, read_image, resize_image
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
@@ -36,11 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-live", help="measure sustained live-inspection FPS and latency split")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--source", default="", metavar="URI", help="default: a video made from the demo images")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each run, after warm-up")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=arg_types.SECONDS, default=20.0, help="length of each run, after warm-up")
+    parser.add_argument("--runs", type=arg_types.whole_number(1, 1000), default=3)
     parser.add_argument("--runtime", choices=BACKENDS, default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's)")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
+    parser.add_argument("--threads", type=arg_types.whole_number(1, 1024), default=None,
+                        help="inference threads (default: the runtime's)")
+    parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")
     parser.set_defaults(run=run)
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.commands import arg_types
 from core.commands.latency import measure
 from core.methods.registry import METHODS
 from core.model_store import load_model, read_manifest
@@ -25,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["stfpm", "paste", "patchcore"])
     parser.add_argument("--settings", nargs="+", choices=["unified", "per-category"], default=["unified", "per-category"])
     parser.add_argument("--backbone", default="tf_efficientnet_lite0")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None)
+    parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
+    parser.add_argument("--out", type=arg_types.output_folder, required=True)
     parser.set_defaults(run=run)
 
 

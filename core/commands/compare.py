@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.commands import arg_types
 from core.commands.progress import run_with_bars
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.comparison import METRICS, variant_job
+from core.errors import InputError
 from core.export.variants import VariantSpec
+from core.methods.registry import get_method
 from core.model_manifest import read_manifest
 
 
@@ -18,7 +21,7 @@ def default_variants(method: str, samples: int, target: str = "cpu") -> list[Var
     """FP32, FP16, INT8-PTQ with each calibration source, and INT8-QAT for methods that train."""
     variants = [VariantSpec("fp32", target=target), VariantSpec("fp16", target=target)]
     variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in CALIBRATION_SOURCES]
-    if method in ("stfpm", "paste"):
+    if get_method(method).trains:
         variants.append(VariantSpec("int8", "qat", None, target))
     return variants
 
@@ -27,9 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("compare", help="accuracy, size and latency of FP32 / FP16 / INT8 variants")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
-    parser.add_argument("--out", type=Path, default=None, help="where the variant bundles go (default: runs/compare/)")
-    parser.add_argument("--calibration-samples", type=int, default=64)
+    parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")
+    parser.add_argument("--out", type=arg_types.output_folder, default=None,
+                        help="where the variant bundles go (default: runs/compare/)")
+    parser.add_argument("--calibration-samples", type=arg_types.CALIBRATION_SAMPLES, default=64)
     parser.add_argument("--target", choices=["cpu", "tensorrt8", "tensorrt10"], default="cpu")
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="variant names to run, e.g. fp32")
     parser.set_defaults(run=run)
@@ -43,8 +47,13 @@ def compare_variant(model_dir: Path, spec: VariantSpec, data: list[Path], bundle
 def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.model)
     out = args.out or Path("runs/compare") / args.model.name
+    specs = default_variants(manifest["method"], args.calibration_samples, args.target)
+    unknown = sorted(set(args.only or ()) - {spec.name for spec in specs})
+    if unknown:
+        raise InputError(f"--only: no variant named {', '.join(unknown)} for this model (its variants: "
+                         f"{', '.join(spec.name for spec in specs)})")
     variants: dict[str, Any] = {}
-    for spec in default_variants(manifest["method"], args.calibration_samples, args.target):
+    for spec in specs:
         if args.only and spec.name not in args.only:
             continue
         variants[spec.name] = compare_variant(args.model, spec, args.data, out / spec.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.commands import arg_types
 from core.commands.evaluate import format_table
 from core.commands.predict import write_predictions
 from core.commands.progress import run_with_bars
@@ -16,8 +17,9 @@ from core.model_store import load_model
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="train (once) and evaluate the demo model on the embedded demo data")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="where overlays and scores go")
-    parser.add_argument("--retrain", type=Path, default=None, metavar="MODEL_DIR",
+    parser.add_argument("--out", type=arg_types.output_folder, default=Path("runs/demo"),
+                        help="where overlays and scores go")
+    parser.add_argument("--retrain", type=arg_types.replaced_folder, default=None, metavar="MODEL_DIR",
                         help="train the demo model afresh into MODEL_DIR instead of using the shipped one")
     parser.set_defaults(run=run)
 

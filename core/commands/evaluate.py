@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.commands import arg_types
 from core.commands.progress import run_with_bars
 from core.evaluation import evaluate_job
 from core.model_store import load_model
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
     parser.add_argument("--runtime", choices=BACKENDS, default=None,
                         help="default: PyTorch for a model directory, the fastest available for a bundle")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
+    parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")
     parser.set_defaults(run=run)
 
 

@@ -9,10 +9,12 @@ Source status changes (a camera retrying, a skipped file) go to stderr, so the f
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
+from core.commands import arg_types
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
@@ -26,10 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="csi://0, v4l2:///dev/video0, 0 (camera index), rtsp://host:port/path, a GStreamer "
                              "pipeline, file://video.mp4, file://folder/, an image, or demo://")
     parser.add_argument("--runtime", choices=BACKENDS, default="auto")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("--threshold", type=arg_types.real_number(0, math.inf), default=None,
                         help="overall image threshold (default: the model's); per-category ones move in proportion")
-    parser.add_argument("--save-ng", type=Path, default=None, metavar="DIR", help="write NG frames with overlay")
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: until the end)")
+    parser.add_argument("--save-ng", type=arg_types.output_folder, default=None, metavar="DIR",
+                        help="write NG frames with overlay")
+    parser.add_argument("--max-frames", type=arg_types.whole_number(0, 10**9), default=0,
+                        help="stop after this many frames (0: until the end)")
     parser.add_argument("--no-pace", action="store_true", help="read video files as fast as possible")
     parser.set_defaults(run=run)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.commands import arg_types
 from core.profiling import median_latency_ms
 from core.runtime import BACKENDS, open_runtime
 
@@ -17,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("latency", help="median per-image inference latency (model alone)")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--runtime", choices=BACKENDS, default="auto")
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=3, help="independent series; the median of their medians")
+    parser.add_argument("--runs", type=arg_types.RUNS, default=50)
+    parser.add_argument("--repeats", type=arg_types.whole_number(1, 1000), default=3,
+                        help="independent series; the median of their medians")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(run=run)
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE
+from core.commands import arg_types
 from core.commands.progress import run_with_bars
+from core.files import check_replaceable
 from core.methods.config import ModelConfig
 from core.methods.registry import DEFAULT_METHOD, METHODS
+from core.model_store import is_model_directory
 from core.training import train_job
 
 
@@ -21,23 +25,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default=DEFAULT_BACKBONE)
     parser.add_argument("--layers", choices=["low", "mid", "high", "equiv", "paste", "patchcore"], default=None,
                         help="layer group (default: the method's own: equiv for STFPM, paste for PaSTe, ...)")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (knowledge-distillation methods)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--coreset-ratio", type=float, default=None, help="PatchCore: share of patches kept")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
+    parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None,
+                        help="training epochs (knowledge-distillation methods)")
+    parser.add_argument("--batch-size", type=arg_types.BATCH_SIZE, default=8)
+    parser.add_argument("--coreset-ratio", type=arg_types.real_number(0, 1, above=True), default=None,
+                        help="PatchCore: share of patches kept")
+    parser.add_argument("--seed", type=arg_types.SEED, default=0)
     parser.add_argument("--weights", default="imagenet", help="'imagenet' (default), 'random' or a state-dict file")
-    parser.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR")
+    parser.add_argument("--out", type=arg_types.replaced_folder, required=True, metavar="MODEL_DIR")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_replaceable(args.out, is_model_directory, "model directory")  # now, not after the training
     config = ModelConfig(
         method=args.method, backbone=args.backbone, layer_group=args.layers or "", image_size=args.image_size,
         epochs=args.epochs or 0, batch_size=args.batch_size, seed=args.seed,
         **({"coreset_ratio": args.coreset_ratio} if args.coreset_ratio else {}),
     )
     result = run_with_bars(train_job(config, args.data, args.out, weights=args.weights))
+    for path, reason in result.summary["skipped_images"]:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"model written to {result.model_dir}")
     print(json.dumps(result.summary, indent=2))
     return 0

@@ -42,6 +42,7 @@ LAYOUT_FOLDER = "folder"
 GOOD = "good"
 _MASK_SUFFIX = "_mask"
 DEFAULT_MIN_IMAGES = 4  # below this a model of "normal" is meaningless and its threshold cannot be checked
+MIN_TRAINING_IMAGES = DEFAULT_MIN_IMAGES + 1  # the images to learn from, and one held out to choose the threshold
 _MAX_NAMES_IN_MESSAGE = 10  # long lists of files are cut so a message still fits in a dialog
 _MAX_READ_THREADS = 4
 
@@ -150,6 +151,22 @@ def discover_categories(roots: Sequence[Path]) -> list[Category]:
         seen[category.name] = Path(root)
         categories.append(category)
     return categories
+
+
+def check_enough_to_train(category: Category) -> None:
+    """Refuse, naming the folder, a category with fewer than `MIN_TRAINING_IMAGES` normal images.
+
+    With fewer, `split_holdout` holds none out, and a threshold chosen on the very images the model learnt from
+    would flag nearly every new part.
+    """
+    count = len(category.train)
+    if count < MIN_TRAINING_IMAGES:
+        folder = category.root / "train" / GOOD if category.layout == LAYOUT_MVTEC else category.root
+        raise InputError(
+            f"{folder}: {count} normal image{'s' if count != 1 else ''}, too few to train on: at least "
+            f"{MIN_TRAINING_IMAGES} are needed ({DEFAULT_MIN_IMAGES} to learn from and 1 held out to choose the "
+            "threshold)"
+        )
 
 
 def split_holdout(paths: Sequence[Path], fraction: float = 0.1, seed: int = 0) -> tuple[list[Path], list[Path]]:

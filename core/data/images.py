@@ -26,6 +26,13 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".t
 """Lower-case suffixes of the files taken as images; compare with `path.suffix.lower()`."""
 
 _MASK_THRESHOLD_8BIT = 127  # anti-aliased edges and 253-instead-of-255 masks both land on the right side of this
+_MASK_GREY = (64, 191)  # the middle half of the 8-bit range: neither black nor white
+# Anti-aliased and JPEG-saved masks have a few grey pixels on their edges (0.5 % at most in magnetic tile's masks);
+# a photo or a heat map chosen as a mask by mistake is mostly grey.
+_MAX_GREY_SHARE = 0.10
+MIN_IMAGE_SIDE = 8
+"""Images narrower or lower than this are refused: an icon or a broken export, never a camera frame (the smallest
+model input is 32 px, and upscaling a few pixels to it would only make a smooth, meaningless image)."""
 _SIXTEEN_BIT_TO_EIGHT = 257.0  # 65535 / 255: maps the full 16-bit range onto the full 8-bit range
 
 
@@ -56,6 +63,7 @@ def read_image(path: Path) -> np.ndarray:
     """
     path = Path(path)
     with _open_image(path) as image:
+        _check_image_size(path, *image.size)
         return _to_rgb8(image, path)
 
 
@@ -78,7 +86,16 @@ def read_mask(path: Path, expected_hw: tuple[int, int] | None = None) -> np.ndar
         )
     if np.issubdtype(values.dtype, np.integer) and values.size and int(values.max()) == 1:
         return np.ascontiguousarray(values > 0)  # a label image: 0 = good, 1 = defect
-    return np.ascontiguousarray(_scale_to_8bit(values) > _MASK_THRESHOLD_8BIT)
+    eight_bit = _scale_to_8bit(values)
+    grey = (eight_bit >= _MASK_GREY[0]) & (eight_bit <= _MASK_GREY[1])
+    grey_share = np.count_nonzero(grey) / max(grey.size, 1)
+    if grey_share > _MAX_GREY_SHARE:
+        raise ImageReadError(
+            path,
+            f"not a binary mask: {grey_share:.0%} of its pixels are grey ({_MASK_GREY[0]} to {_MASK_GREY[1]} of "
+            "255); a mask is black where the part is good and white where it is defective",
+        )
+    return np.ascontiguousarray(eight_bit > _MASK_THRESHOLD_8BIT)
 
 
 def read_image_hw(path: Path) -> tuple[int, int]:
@@ -86,6 +103,7 @@ def read_image_hw(path: Path) -> tuple[int, int]:
     path = Path(path)
     with _open_header(path) as image:
         width, height = _oriented_size(image)
+    _check_image_size(path, width, height)
     return height, width
 
 
@@ -120,6 +138,13 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     if not resized.any() and mask.any():
         resized[np.unravel_index(int(np.argmax(coverage)), coverage.shape)] = True
     return np.ascontiguousarray(resized)
+
+
+def _check_image_size(path: Path, width: int, height: int) -> None:
+    if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
+        raise ImageReadError(
+            path, f"image is {width}x{height} pixels (width x height); at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+                  "is needed")
 
 
 def _check_not_empty(path: Path) -> None:
@@ -226,10 +251,7 @@ def _to_rgb8(image: Image.Image, path: Path) -> np.ndarray:
         array = np.asarray(image.convert("L"))
     else:
         # Palette, RGBA, CMYK, YCbCr, LAB, HSV: Pillow's own conversion is exact for these 8-bit modes.
-        try:
-            array = np.asarray(image.convert("RGB"))
-        except (ValueError, OSError) as error:
-            raise ImageReadError(path, f"unsupported image mode {mode!r} ({error})") from None
+        array = _converted_to_rgb(image, path, "image")
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
@@ -246,9 +268,16 @@ def _mask_values(image: Image.Image, path: Path) -> np.ndarray:
         return np.asarray(image)
     if mode in ("LA", "La"):
         return np.asarray(image)[:, :, 0]
+    # A palette or colour mask marks defects in any colour (red overlays are common): take the brightest channel.
+    return _converted_to_rgb(image, path, "mask").max(axis=2)
+
+
+def _converted_to_rgb(image: Image.Image, path: Path, what: str) -> np.ndarray:
+    """Pillow's conversion to RGB; palettes go through RGBA, the way Pillow wants those with transparency converted
+    (directly, it warns on stderr), and the alpha is then dropped like any other."""
     try:
-        # A palette or colour mask marks defects in any colour (red overlays are common): take the brightest channel.
-        rgb = np.asarray(image.convert("RGB"))
+        if image.mode in ("P", "PA"):
+            return np.ascontiguousarray(np.asarray(image.convert("RGBA"))[:, :, :3])
+        return np.asarray(image.convert("RGB"))
     except (ValueError, OSError) as error:
-        raise ImageReadError(path, f"unsupported mask mode {mode!r} ({error})") from None
-    return rgb.max(axis=2)
+        raise ImageReadError(path, f"unsupported {what} mode {image.mode!r} ({error})") from None

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.commands import arg_types
 from core.deploy.errors import UnknownHostKey
 from core.errors import InputError
 
@@ -39,9 +40,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="int8",
                         help="precision of the bundle exported from a model directory (default: int8)")
     parser.add_argument("--host", required=True, help="the Jetson's host name or address")
-    parser.add_argument("--port", type=int, default=22)
+    parser.add_argument("--port", type=arg_types.whole_number(1, 65535), default=22)
     parser.add_argument("--user", required=True, help="login on the Jetson")
-    parser.add_argument("--key", type=Path, help="private key (default: the SSH agent and ~/.ssh/id_*)")
+    parser.add_argument("--key", type=arg_types.input_file, help="private key (default: the SSH agent and ~/.ssh/id_*)")
     parser.add_argument("--remote-dir", default="~/inspection-station",
                         help="deployment directory on the Jetson (default: ~/inspection-station)")
     parser.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
@@ -49,11 +50,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--known-hosts", type=Path, help="known_hosts file (default: ~/.ssh/known_hosts)")
     parser.add_argument("--trust-new-host", action="store_true",
                         help="trust an unknown host key (never a changed one) and remember it")
-    parser.add_argument("--max-batch", type=int, default=4, help="largest batch the engine accepts (default 4)")
-    parser.add_argument("--retries", type=int, default=3, help="reconnections after a dropped connection")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per remote step")
-    parser.add_argument("--build-timeout", type=float, default=3600.0, help="seconds allowed for the build")
-    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR,
+    parser.add_argument("--max-batch", type=arg_types.whole_number(1, 256), default=4,
+                        help="largest batch the engine accepts (default 4)")
+    parser.add_argument("--retries", type=arg_types.whole_number(0, 100), default=3,
+                        help="reconnections after a dropped connection")
+    parser.add_argument("--timeout", type=arg_types.SECONDS, default=60.0, help="seconds allowed per remote step")
+    parser.add_argument("--build-timeout", type=arg_types.SECONDS, default=3600.0, help="seconds allowed for the build")
+    parser.add_argument("--log-dir", type=arg_types.output_folder, default=DEFAULT_LOG_DIR,
                         help=f"where the local deployment log goes (default: {DEFAULT_LOG_DIR})")
     parser.set_defaults(run=run)
     return parser
@@ -61,6 +64,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the deploy subcommand; the process exit status."""
+    from core.deploy.connection import check_key
     from core.deploy.push import DeployOptions
     from core.deploy.source import resolve_bundle
 
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
                             retries=args.retries, command_timeout=args.timeout, build_timeout=args.build_timeout,
                             log_dir=args.log_dir)
     try:
+        if args.key is not None:
+            check_key(args.key)
         with tempfile.TemporaryDirectory(prefix="deploy-") as work:
             bundle = resolve_bundle(args.model, precision=args.precision, work_dir=Path(work))
             result = _deploy_with_prompts(bundle, args, options)

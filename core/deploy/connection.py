@@ -88,6 +88,15 @@ def open_client(target: SshTarget, passphrase: str | None = None) -> paramiko.SS
     return client
 
 
+def check_key(path: Path) -> None:
+    """Refuse a key file that is no private key before any long step (exporting a model) starts; an encrypted key
+    passes (its passphrase is asked for when connecting)."""
+    try:
+        _load_key(path, None)
+    except KeyNeedsPassphrase:
+        pass
+
+
 def _load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
     path = Path(path).expanduser()
     if not path.is_file():
@@ -96,14 +105,25 @@ def _load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
         return paramiko.PKey.from_path(path)
     except TypeError:  # cryptography's way of saying the key is encrypted
         pass
-    except (ValueError, paramiko.SSHException, OSError) as error:
-        raise AuthenticationFailed(f"{path}: cannot read the private key ({error})") from None
+    except (ValueError, paramiko.SSHException, OSError):
+        raise AuthenticationFailed(f"{path}: {_not_a_key(path)}") from None
     if passphrase is None:
         raise KeyNeedsPassphrase(f"{path}: the key is encrypted; give its passphrase")
     try:
         return paramiko.PKey.from_path(path, password=passphrase.encode())
     except (TypeError, ValueError, paramiko.SSHException, OSError):
         raise KeyNeedsPassphrase(f"{path}: the passphrase does not unlock the key") from None
+
+
+def _not_a_key(path: Path) -> str:
+    """Why a file is no private key, in words that say what to give instead (the libraries' errors do not)."""
+    try:
+        head = path.read_bytes()[:32]
+    except OSError as error:
+        return f"cannot read the key file ({error.strerror or error})"
+    if head.startswith((b"ssh-", b"ecdsa-", b"sk-")):
+        return "is a public key; give the private key (usually the same name without .pub)"
+    return "not an SSH private key (expected one in OpenSSH or PEM format, as ssh-keygen writes)"
 
 
 def _describe(error: BaseException) -> str:

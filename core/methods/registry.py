@@ -32,6 +32,7 @@ class MethodSpec:
     description: str
     default_layer_group: str
     default_epochs: int
+    trains: bool  # whether fitting trains a network (so QAT can fine-tune it); a memory bank trains nothing
     build: Callable[[ModelConfig, str | Path], nn.Module]
     fit: FitFunction
 
@@ -52,6 +53,7 @@ METHODS: dict[str, MethodSpec] = {
         description="Student-teacher feature pyramid matching: a student learns to mimic a frozen ImageNet teacher",
         default_layer_group="equiv",
         default_epochs=25,
+        trains=True,
         build=partial(_build_student_teacher, share_prefix=False),
         fit=fit_student,
     ),
@@ -61,6 +63,7 @@ METHODS: dict[str, MethodSpec] = {
         description="PaSTe: STFPM whose student shares the teacher's first layers (less training memory and MACs)",
         default_layer_group="paste",
         default_epochs=25,
+        trains=True,
         build=partial(_build_student_teacher, share_prefix=True),
         fit=fit_student,
     ),
@@ -70,6 +73,7 @@ METHODS: dict[str, MethodSpec] = {
         description="PatchCore: nearest-neighbour distance to a coreset of normal patch features (no training)",
         default_layer_group="patchcore",
         default_epochs=1,
+        trains=False,
         build=_build_patchcore,
         fit=fit_memory_bank,
     ),
