@@ -135,7 +135,7 @@ def test_broken_sources_are_reported_in_the_window(qtbot, window: MainWindow, tm
 
     page.source_picker.set_source(CAMERA, "v4l2:///dev/video63")
     assert page.start()
-    qtbot.waitUntil(lambda: "retrying in 1 s (attempt 2)" in page.banner.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "retrying (attempt 3) in 1 s" in page.banner.text(), timeout=10_000)
     assert "cannot be opened" in page.source_state.text() and page.running
     started = time.perf_counter()
     page.stop()
