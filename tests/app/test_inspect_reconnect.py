@@ -5,27 +5,12 @@ opens is retried visibly until Stop, which ends it at once."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import pytest
+from app_testkit import inspected
 
 from app.main_window import MainWindow
-from app.settings import AppSettings
 from app.widgets.source_picker import CAMERA
 from tests.core.faults.stream_testkit import MjpegCamera, closed_port
-
-
-@pytest.fixture
-def window(qtbot, settings: AppSettings, tiny_model: Path) -> MainWindow:
-    main = MainWindow(settings, model_dir=tiny_model, autostart=False)
-    qtbot.addWidget(main, before_close_func=lambda widget: widget.shutdown())
-    main.show()
-    qtbot.waitUntil(lambda: main.inspect_page.runtime is not None, timeout=30_000)
-    return main
-
-
-def _inspected(window: MainWindow) -> int:
-    return int(window.inspect_page.verdict.inspected.text())
 
 
 def test_a_dropped_stream_is_reconnected_and_the_window_says_so(qtbot, window: MainWindow) -> None:
@@ -33,17 +18,17 @@ def test_a_dropped_stream_is_reconnected_and_the_window_says_so(qtbot, window: M
     with MjpegCamera() as camera:
         page.source_picker.set_source(CAMERA, camera.url)
         assert page.start()
-        qtbot.waitUntil(lambda: _inspected(window) >= 5, timeout=30_000)
+        qtbot.waitUntil(lambda: inspected(window) >= 5, timeout=30_000)
         camera.stop()
         saying = f"reconnecting to stream {camera.url} (attempt 2)"
         qtbot.waitUntil(lambda: saying in page.source_state.text(), timeout=20_000)
         assert page.banner.kind == "warning" and "reconnecting to stream" in page.banner.text()
         assert page.running and page.start_button.text().startswith("Stop")
-        before = _inspected(window)
+        before = inspected(window)
         assert before >= 5  # nothing was reset by the drop
 
         camera.start()
-        qtbot.waitUntil(lambda: _inspected(window) >= before + 5, timeout=30_000)
+        qtbot.waitUntil(lambda: inspected(window) >= before + 5, timeout=30_000)
         assert page.banner.text() == ""  # the warning goes once frames come again
         assert "receiving frames again" in page.source_state.text() or page.source_state.text().startswith("saved")
         page.stop()
