@@ -5,11 +5,12 @@ opens is retried visibly until Stop, which ends it at once."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from app_testkit import inspected
+from app_testkit import inspected, write_video
 
 from app.main_window import MainWindow
-from app.widgets.source_picker import CAMERA
+from app.widgets.source_picker import CAMERA, VIDEO
 from tests.core.faults.stream_testkit import MjpegCamera, closed_port
 
 
@@ -46,3 +47,17 @@ def test_a_camera_that_never_opens_is_retried_visibly_until_stop(qtbot, window: 
     assert time.perf_counter() - started < 1.0 and not page.running
     assert page.source_state.text() == "Stopped" and page.start_button.text().startswith("Start")
     qtbot.waitUntil(lambda: worker not in page._retiring, timeout=5_000)  # its thread really ended
+
+
+def test_stopping_a_worker_whose_thread_just_ended_still_lets_it_go(qtbot, window: MainWindow,
+                                                                    tmp_path: Path) -> None:
+    page = window.inspect_page
+    page.source_picker.set_source(VIDEO, str(write_video(tmp_path / "one.avi", frames=1)))
+    assert page.start()
+    worker = page.worker
+    deadline = time.monotonic() + 30
+    while not worker.isFinished():  # no Qt events meanwhile: its `finished` is emitted but not yet delivered
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    page.stop()  # the operator pressed Stop in that moment
+    qtbot.waitUntil(lambda: not page._retiring, timeout=5_000)  # not kept for ever
