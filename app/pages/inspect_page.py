@@ -228,10 +228,9 @@ class InspectPage(QWidget):
                     retiring.wait(5000)
             return
         worker.ready.disconnect(self._take_batch)
+        self._retiring.add(worker)  # until its thread has ended: see _worker_finished
         worker.stop()
         self._apply_batch(worker.take())  # what arrived since the last draw still counts
-        self._retiring.add(worker)
-        worker.finished.connect(lambda: self._retire(worker))
         if wait:
             for retiring in list(self._retiring):
                 retiring.wait(5000)
@@ -239,18 +238,17 @@ class InspectPage(QWidget):
         self._show_state("", "Stopped")
         self.running_changed.emit(False)
 
-    def _retire(self, worker: QtLiveWorker) -> None:
-        self._retiring.discard(worker)
-        worker.deleteLater()
-
     def _worker_finished(self) -> None:
+        """A worker's thread ended (queued to the UI thread, connected before the thread started, so it comes
+        exactly once even when the worker ends while `stop` runs: a connection made in `stop` could miss it)."""
         worker = self.sender()
         if worker is self.worker:  # the source ended by itself (end of video, failure)
             self.worker = None
             self._apply_batch(worker.take())
-            worker.deleteLater()
             self.start_button.setText("Start  [Space]")
             self.running_changed.emit(False)
+        self._retiring.discard(worker)
+        worker.deleteLater()
 
     def next_image(self) -> None:
         source = self.worker.source if self.worker is not None else None

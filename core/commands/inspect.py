@@ -4,6 +4,8 @@
     frame      12  score   0.4132  OK   capture   2.1 ms  inference  13.0 ms  post   0.3 ms  brick
 
 Source status changes (a camera retrying, a skipped file) go to stderr, so the frame lines stay machine-readable.
+A camera or stream that delivers no frame within `--open-timeout` seconds of the start is an error (exit 2); one
+that drops out later is reconnected for as long as the command runs, as the window does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,21 @@ from core.commands import arg_types
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
-from core.sources.base import FAILED
+from core.sources.base import FAILED, OPENING
+from core.sources.camera import quiet_video_library_logs
+
+
+DEFAULT_OPEN_TIMEOUT = 5.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=arg_types.whole_number(0, 10**9), default=0,
                         help="stop after this many frames (0: until the end)")
     parser.add_argument("--no-pace", action="store_true", help="read video files as fast as possible")
+    parser.add_argument("--open-timeout", type=_seconds, default=DEFAULT_OPEN_TIMEOUT, metavar="SECONDS",
+                        help="give up on a camera or stream that delivers no frame within this time "
+                             f"(default {DEFAULT_OPEN_TIMEOUT:g}); later drops are reconnected")
     parser.set_defaults(run=run)
 
 
@@ -53,7 +72,8 @@ def format_result(result: FrameResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args.model, args.runtime)
-    source = open_source(args.source, pace_video=not args.no_pace)
+    quiet_video_library_logs()  # failures are reported below, once, with their reason
+    source = open_source(args.source, pace_video=not args.no_pace, open_timeout=args.open_timeout)
     settings = LiveSettings.for_runtime(runtime, args.threshold, args.save_ng)
     print(f"model {args.model} on {runtime.name} ({runtime.precision.upper()}, INT8 path: "
           f"{runtime.integer_path.name}), threshold {settings.threshold:.5g}, source {source.description}",
@@ -65,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
     started, inspected, ng, failure = time.perf_counter(), 0, 0, ""
     try:
         for event in stream:
-            if isinstance(event, SourceStatus):
-                print(f"[{event.state}] {event.message}", file=sys.stderr)
-                failure = event.message if event.state == FAILED else failure
+            if isinstance(event, SourceStatus) and event.state == FAILED:
+                failure = event.message  # printed once, as the error, below
+            elif isinstance(event, SourceStatus) and not (event.state == OPENING and event.attempt > 1):
+                print(f"[{event.state}] {event.message}", file=sys.stderr)  # retries are said by [retrying]
             elif isinstance(event, FrameResult):
                 inspected, ng = inspected + 1, ng + event.is_ng
                 print(format_result(event), flush=True)
@@ -78,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stream.close()  # stops the capture thread and releases the camera or file
     seconds = time.perf_counter() - started
-    print(f"{inspected} frames, {ng} NG, {inspected / max(seconds, 1e-9):.1f} frames/s", file=sys.stderr)
+    if inspected or not failure:
+        print(f"{inspected} frames, {ng} NG, {inspected / max(seconds, 1e-9):.1f} frames/s", file=sys.stderr)
     if failure:
         print(f"error: {failure}", file=sys.stderr)
         return 2

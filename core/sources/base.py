@@ -43,7 +43,7 @@ class Frame:
 class SourceStatus:
     """A change the operator should see: `state` is one of opening, running, retrying, ended, failed, notice.
 
-    `retry_in` is the back-off delay in seconds when retrying, `attempt` the number of failed attempts so far.
+    `retry_in` is the back-off delay in seconds when retrying, `attempt` the number of the attempt that follows it.
     """
 
     state: str

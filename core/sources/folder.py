@@ -1,8 +1,9 @@
 """A folder that receives images (from a line camera, a PLC, a colleague's script), watched with watchdog.
 
 A file is inspected only once it is completely written: either its writer closed it (inotify's close-after-write,
-where the platform reports it) or its size and modification time stopped changing for `settle_seconds`, and in both
-cases it must decode. A file still unreadable after `give_up_seconds` of stability is skipped with a notice.
+where the platform reports it) or its size and modification time stopped changing for `settle_seconds`; in both
+cases its structure must say it is whole (`core.sources.complete`: a PNG's IEND, a JPEG's end marker) and it must
+decode. A file still unreadable after `give_up_seconds` of stability is skipped with a notice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core.data.dataset import list_images
 from core.data.images import IMAGE_SUFFIXES, ImageReadError, read_image
 from core.errors import InputError
 from core.sources.base import NOTICE, RUNNING, Frame, FrameSource
+from core.sources.complete import looks_complete
 
 _POLL_SECONDS = 0.05
 
@@ -121,6 +123,9 @@ class FolderSource(FrameSource):
                     continue
             stable_for = now - pending.stable_since
             if info.st_size == 0 or not (pending.closed or stable_for >= self.settle_seconds):
+                continue
+            if not looks_complete(path) and stable_for < self.give_up_seconds:
+                pending.closed = False  # cut short (no end marker yet): more is coming, whatever a decoder says
                 continue
             decode_started = time.perf_counter()
             image = _decode(path)

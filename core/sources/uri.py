@@ -18,10 +18,11 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 
-from core.data.images import IMAGE_SUFFIXES
+from core.data.images import IMAGE_SUFFIXES, read_image_hw
 from core.errors import InputError
 from core.sources.base import FrameSource
 from core.sources.camera import CameraSource
@@ -43,12 +44,13 @@ def csi_pipeline(sensor: int, width: int = 1280, height: int = 720, fps: int = 3
     )
 
 
-def open_source(uri: str, pace_video: bool = True) -> FrameSource:
+def open_source(uri: str, pace_video: bool = True, open_timeout: float | None = None) -> FrameSource:
     """Open the source named by `uri` (see the table above). `pace_video=False` reads video files as fast as they
     decode and inspects every frame (benchmarks); by default they play at their own frame rate, like a camera.
 
     Raises `InputError` for a file or folder that does not exist or cannot be read; cameras are not opened here
-    but on the first read, where failures are retried with back-off.
+    but on the first read, where failures are retried with back-off: for ever (`open_timeout=None`, the window),
+    or until `open_timeout` seconds have passed without a frame, when the first read raises `InputError`.
     """
     text = uri.strip()
     if not text:
@@ -57,22 +59,27 @@ def open_source(uri: str, pace_video: bool = True) -> FrameSource:
         return demo_source()
     if text.startswith("csi://"):
         sensor = _integer(text[len("csi://"):], text)
-        return CameraSource(csi_pipeline(sensor), cv2.CAP_GSTREAMER, description=f"CSI camera {sensor}")
+        return CameraSource(csi_pipeline(sensor), cv2.CAP_GSTREAMER, f"CSI camera {sensor}", open_timeout)
     if text.startswith("v4l2://"):
         device = text[len("v4l2://"):]
         number = re.fullmatch(r"(?:/dev/video)?(\d+)", device)
         # OpenCV's V4L2 backend opens by index only ("can't be used to capture by name"), so /dev/videoN -> N.
         target: int | str = int(number.group(1)) if number else device
-        return CameraSource(target, cv2.CAP_V4L2, description=f"V4L2 camera {device}")
+        return CameraSource(target, cv2.CAP_V4L2, f"V4L2 camera {device}", open_timeout)
     if text.startswith(_NETWORK_SCHEMES):
-        return CameraSource(text, cv2.CAP_FFMPEG, description=f"stream {text}")
+        _check_address(text)
+        return CameraSource(text, cv2.CAP_FFMPEG, f"stream {text}", open_timeout)
     if " ! " in text:
-        return CameraSource(text, cv2.CAP_GSTREAMER, description="GStreamer pipeline")
+        return CameraSource(text, cv2.CAP_GSTREAMER, "GStreamer pipeline", open_timeout)
     if text.isdigit():
-        return CameraSource(int(text), cv2.CAP_ANY, description=f"camera {text}")
+        return CameraSource(int(text), cv2.CAP_ANY, f"camera {text}", open_timeout)
     if "://" in text and not text.startswith("file://"):
         raise InputError(f"{text}: unknown kind of source (use csi://, v4l2://, rtsp://, file:// or a path)")
-    return open_path(Path(text[len("file://"):] if text.startswith("file://") else text), pace_video)
+    location = text[len("file://"):] if text.startswith("file://") else text
+    if location.endswith("/") and not Path(location).is_dir():  # the user means a folder
+        raise InputError(f"{location}: " + ("is a file, not a folder" if Path(location.rstrip("/")).is_file()
+                                            else "no such folder"))
+    return open_path(Path(location), pace_video)
 
 
 def open_path(path: Path, pace_video: bool = True) -> FrameSource:
@@ -83,6 +90,7 @@ def open_path(path: Path, pace_video: bool = True) -> FrameSource:
         raise InputError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
+        read_image_hw(path)  # a text file named .png fails here, with its reason, rather than as a skipped frame
         return ImageFilesSource([path], description=path.name)
     if suffix in VIDEO_SUFFIXES or not suffix:
         return VideoFileSource(path, pace=pace_video)
@@ -113,6 +121,17 @@ def demo_image_paths() -> list[Path]:
 def _zip_longest(lists: list[list[Path]]) -> list[list[Path]]:
     longest = max((len(items) for items in lists), default=0)
     return [[items[index] for items in lists if index < len(items)] for index in range(longest)]
+
+
+def _check_address(url: str) -> None:
+    """Refuse a stream address that no retrying can fix (no host, a port that is not a number)."""
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        raise InputError(f"{url}: the port is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise InputError(f"{url}: no host in the address (e.g. rtsp://192.168.1.20:8554/line)")
 
 
 def _integer(text: str, uri: str) -> int:

@@ -39,3 +39,8 @@ def write_video(path: Path, frames: int, fps: float = 25.0) -> Path:
         writer.write(cv2.resize(striped(rng, spot=index % 3 == 2), (96, 80)))
     writer.release()
     return path
+
+
+def inspected(window) -> int:  # noqa: ANN001 (a MainWindow; importing it here would load Qt before the conftest)
+    """The Inspect page's count of inspected frames, as the operator reads it."""
+    return int(window.inspect_page.verdict.inspected.text())

@@ -15,6 +15,7 @@ from app_testkit import make_category
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from app.main_window import MainWindow
 from app.settings import AppSettings
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
@@ -37,6 +38,16 @@ def settings(tmp_path: Path) -> AppSettings:
     store.set_value("train/models_folder", str(tmp_path / "models"))
     store.set_value("inspect/save_folder", str(tmp_path / "saved"))
     return store
+
+
+@pytest.fixture
+def window(qtbot, settings: AppSettings, tiny_model: Path) -> MainWindow:
+    """The main window on the tiny model, on its Inspect page, not inspecting yet (page tests may override it)."""
+    main = MainWindow(settings, model_dir=tiny_model, autostart=False)
+    qtbot.addWidget(main, before_close_func=lambda widget: widget.shutdown())
+    main.show()
+    qtbot.waitUntil(lambda: main.inspect_page.runtime is not None, timeout=30_000)
+    return main
 
 
 @pytest.fixture(autouse=True)

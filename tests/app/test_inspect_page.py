@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_testkit import striped, write_video
+from app_testkit import inspected, striped, write_video
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -19,26 +19,13 @@ from app.settings import AppSettings
 from app.widgets.source_picker import CAMERA, FOLDER, IMAGES, VIDEO
 
 
-@pytest.fixture
-def window(qtbot, settings: AppSettings, tiny_model: Path) -> MainWindow:
-    main = MainWindow(settings, model_dir=tiny_model, autostart=False)
-    qtbot.addWidget(main, before_close_func=lambda widget: widget.shutdown())
-    main.show()
-    qtbot.waitUntil(lambda: main.inspect_page.runtime is not None, timeout=30_000)
-    return main
-
-
-def _inspected(window: MainWindow) -> int:
-    return int(window.inspect_page.verdict.inspected.text())
-
-
 def test_start_up_inspects_the_demo_images_at_once(qtbot, settings: AppSettings, tiny_model: Path) -> None:
     started = time.perf_counter()
     main = MainWindow(settings, model_dir=tiny_model, autostart=True)
     qtbot.addWidget(main, before_close_func=lambda widget: widget.shutdown())
     main.show()
     page = main.inspect_page
-    qtbot.waitUntil(lambda: _inspected(main) >= 2, timeout=60_000)  # the demo set is generated on a first run
+    qtbot.waitUntil(lambda: inspected(main) >= 2, timeout=60_000)  # the demo set is generated on a first run
     assert page.source_picker.current_kind() == "demo" and page.running
     assert page.verdict.verdict.text() in ("OK", "NG")
     assert page.live_view.frame_item.image.shape == (256, 256, 3)  # demo images are 256 px
@@ -61,14 +48,14 @@ def test_a_video_file_is_inspected_with_overlay_verdict_and_readouts(qtbot, wind
     qtbot.waitUntil(lambda: not page.running, timeout=30_000)  # ends by itself at the end of the video
     values = page.readouts.values()
     source_dropped = int(values["dropped frames"].split()[0])
-    assert _inspected(window) + source_dropped == 30 and _inspected(window) >= 10
+    assert inspected(window) + source_dropped == 30 and inspected(window) >= 10
     assert page.verdict.verdict.text() == "NG" and page.verdict.ng_rate.text() == "100.0 %"
     assert len(page.ng_strip.thumbnails) == 8  # the strip keeps the last eight
     assert page.live_view.frame_item.image.shape == (80, 96, 3)
     heat = page.live_view.heat_item.image
     assert heat.dtype == np.uint8 and heat.shape == (64, 64) and page.live_view.heat_item.isVisible()
     assert float(values["inference"].split()[0]) > 0 and float(values["frames per second"]) > 0
-    assert len(page.readouts.plot._history) == _inspected(window)
+    assert len(page.readouts.plot._history) == inspected(window)
     assert "end of video" in page.source_state.text()
     saved = page.save_current()
     assert saved is not None and saved.is_file() and saved.parent == tmp_path / "saved"
@@ -84,7 +71,7 @@ def test_a_watched_folder_inspects_files_as_they_arrive(qtbot, window: MainWindo
     for index in range(3):
         Image.fromarray(striped(rng, size=128)).save(tmp_path / "tmp.png")
         shutil.move(tmp_path / "tmp.png", incoming / f"part{index}.png")
-        qtbot.waitUntil(lambda index=index: _inspected(window) == index + 1, timeout=10_000)
+        qtbot.waitUntil(lambda index=index: inspected(window) == index + 1, timeout=10_000)
     assert page.last_result.frame.name == "part2.png" and page.running
     qtbot.keyClick(window, Qt.Key.Key_Space)  # start/stop shortcut
     assert not page.running
@@ -107,16 +94,16 @@ def test_dropped_images_are_inspected_one_step_at_a_time(qtbot, window: MainWind
         Image.fromarray(striped(rng, spot=spot)).save(paths[-1])
     _drop(page, paths)
     assert page.source_picker.current_kind() == IMAGES
-    qtbot.waitUntil(lambda: _inspected(window) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: inspected(window) == 1, timeout=10_000)
     qtbot.wait(300)
-    assert _inspected(window) == 1  # waits for "next image"
+    assert inspected(window) == 1  # waits for "next image"
     qtbot.keyClick(window, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: _inspected(window) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: inspected(window) == 2, timeout=10_000)
     assert page.last_result.frame.name == "dropped1.png"
     more = tmp_path / "late.png"
     Image.fromarray(striped(rng)).save(more)
     _drop(page, [more])  # dropped while running: shown next, without restarting
-    qtbot.waitUntil(lambda: _inspected(window) == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: inspected(window) == 3, timeout=10_000)
     assert page.last_result.frame.name == "late.png"
     assert page.verdict.verdict.text() in ("OK", "NG") and page.verdict.category.text()
     qtbot.keyClick(window, Qt.Key.Key_S)
@@ -136,7 +123,7 @@ def test_broken_sources_are_reported_in_the_window(qtbot, window: MainWindow, tm
 
     page.source_picker.set_source(CAMERA, "v4l2:///dev/video63")
     assert page.start()
-    qtbot.waitUntil(lambda: "retrying in 1 s (attempt 2)" in page.banner.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "retrying (attempt 3) in 1 s" in page.banner.text(), timeout=10_000)
     assert "cannot be opened" in page.source_state.text() and page.running
     started = time.perf_counter()
     page.stop()
