@@ -27,16 +27,6 @@ from core.sources.camera import quiet_video_library_logs
 DEFAULT_OPEN_TIMEOUT = 5.0
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("inspect", help="inspect frames from a camera, video, folder or images")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
@@ -51,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=arg_types.whole_number(0, 10**9), default=0,
                         help="stop after this many frames (0: until the end)")
     parser.add_argument("--no-pace", action="store_true", help="read video files as fast as possible")
-    parser.add_argument("--open-timeout", type=_seconds, default=DEFAULT_OPEN_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--open-timeout", type=arg_types.real_number(0, 3600, above=True),
+                        default=DEFAULT_OPEN_TIMEOUT, metavar="SECONDS",
                         help="give up on a camera or stream that delivers no frame within this time "
                              f"(default {DEFAULT_OPEN_TIMEOUT:g}); later drops are reconnected")
     parser.set_defaults(run=run)
