@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 from core.data.images import resize_image
+from core.errors import InputError
+from core.files import write_file_atomically
 from core.jobs import CancelToken
 from core.overlay import normalise_map, render_overlay
 from core.sources.base import Frame, FrameSource, SourceStatus
@@ -177,7 +179,7 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
         if save_to is not None:
             try:
                 saved_to = save_overlay(frame, anomaly_map, score, threshold, low, category, Path(save_to))
-            except OSError as error:  # a full disk must not stop the line; the operator is told
+            except (OSError, InputError) as error:  # a full disk must not stop the line; the operator is told
                 save_error = f"could not save NG frame to {save_to}: {error}"
     finished = time.perf_counter()
     timings = Timings(
@@ -212,9 +214,10 @@ def save_overlay(frame: Frame, anomaly_map: np.ndarray, score: float, threshold:
     overlay = render_overlay(frame.image, anomaly_map, low=low, threshold=threshold, score=score, label=category)
     stem = Path(frame.name.replace(" #", "_").replace(" ", "_")).stem
     target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{frame.index:06d}_{stem}_NG.png"
-    if not cv2.imwrite(str(target), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{target}: could not write the image")
-    return target
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{target}: could not encode the image")
+    return write_file_atomically(target, encoded.tobytes())  # a kill mid-save never leaves half a PNG
 
 
 def _thumbnail_frame(image: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The disk fills while a model or bundle is saved: a one-line message naming the path and "no space left", the
-previous artefact intact, no partial directory left behind.
+previous artefact intact, no partial directory left behind. Saving NG frames onto a full disk is reported and does
+not stop inspection.
 
 Produced for real: a tmpfs just too small for a second copy (mount needs root; where the sandbox refuses, those
 tests skip), and a process file-size limit (RLIMIT_FSIZE) in a child process, which needs no privilege.
@@ -13,11 +14,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from faults_testkit import (assert_still_loads, cli_command, cli_environment, snapshot, temporaries_of, tmpfs,
                             train_arguments)
 
 from core.cli import main
+from core.runtime import open_runtime
+from core.sources import LiveSettings, inspect_frame
+from core.sources.base import Frame
 
 
 def _bytes(folder: Path, name: str = "") -> int:
@@ -74,3 +79,17 @@ def test_a_file_size_limit_is_reported_and_keeps_the_previous_model(model_copy: 
         "directory")
     assert_still_loads(model_copy, before)
     assert temporaries_of(model_copy) == []
+
+
+def test_ng_frames_onto_a_full_disk_are_reported_and_inspection_goes_on(good_model: Path, tmp_path: Path) -> None:
+    runtime = open_runtime(good_model)
+    settings = LiveSettings.for_runtime(runtime, threshold=0.0)  # every frame NG, so every frame is saved
+    noise = np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)  # ~800 kB as PNG
+    with tmpfs(tmp_path / "disk", 256 * 1024) as disk:
+        settings.save_ng_to = disk
+        results = [inspect_frame(runtime, Frame(noise, index, f"cam #{index}"), settings, index) for index in (1, 2)]
+        left = os.listdir(disk)
+    assert [result.is_ng for result in results] == [True, True]  # inspected all the same
+    assert all(result.saved_to is None and result.save_error.startswith(f"could not save NG frame to {disk}: {disk}/")
+               and "no space left on device" in result.save_error for result in results)
+    assert left == []  # no half-written PNG
