@@ -59,10 +59,8 @@ def write_directory_atomically(
     try:
         temporary.chmod(0o777 & ~_umask())  # mkdtemp makes it private; an artefact folder is an ordinary folder
         fill(temporary)
-        for file in temporary.rglob("*"):  # make the content durable before it becomes visible
-            if file.is_file():
-                _fsync_path(file)
-        _fsync_path(temporary)
+        for path in [*temporary.rglob("*"), temporary]:  # make the content durable before it becomes visible
+            _fsync_path(path)
         _swap_into_place(temporary, target)  # from here on, `temporary` holds the previous version (if any)
         _fsync_path(target.parent)
     except BaseException as error:
@@ -173,7 +171,12 @@ def _exchange(first: Path, second: Path) -> bool:
 
 def _fsync_path(path: Path) -> None:
     """fsync a file, or a directory (so a rename in it is durable)."""
-    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except (PermissionError, IsADirectoryError):
+        if Path(path).is_dir():  # Windows cannot open a directory; its renames are durable without it
+            return
+        raise
     try:
         os.fsync(descriptor)
     except OSError as error:
