@@ -85,17 +85,22 @@ class RunningWindow:
             self.output.append(line.rstrip())
             self.lines.put(line.rstrip())
 
+    def next_line(self, timeout: float) -> str | None:
+        """The window's next line (None if none came in time); the values it set are noted on the way."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line.startswith("set "):
+            self.station.said.append(line.split()[-1])
+        return line
+
     def wait_for_line(self, wanted: Callable[[str], bool], what: str) -> str:
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the window exited ({self.process.returncode}): {self.log()}"
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if line.startswith("set "):
-                self.station.said.append(line.split()[-1])
-            if wanted(line):
+            line = self.next_line(timeout=0.5)
+            if line is not None and wanted(line):
                 return line
         pytest.fail(f"no {what} within {STARTUP_SECONDS} s: {self.log()}")
 
@@ -107,13 +112,8 @@ class RunningWindow:
             os.killpg(self.process.pid, signal.SIGKILL)  # the group is the session this test started
         except ProcessLookupError:
             pass
-        while True:  # the lines it wrote before dying still count
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                break
-            if line.startswith("set "):
-                self.station.said.append(line.split()[-1])
+        while self.next_line(timeout=0.2) is not None:  # the lines it wrote before dying still count
+            pass
 
     def log(self) -> str:
         return "\n".join(self.output[-30:])

@@ -19,7 +19,6 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
 from app.model_state import QtActiveModel
-from app.pages.export_page import ExportPage
 from app.qt_worker import QtJobWorker, call_job
 from app.settings import AppSettings
 from tests.app.test_export_page import _fill, _page, sshd  # noqa: F401 - sshd is a fixture used below
