@@ -8,7 +8,7 @@ temporary directory so that the user's own settings are never read or touched. I
 1. while inspecting with NG saving on, just after a setting changed;
 2. the instant a new NG frame's file appears in the save folder (a writer that is not atomic is caught in the middle
    of its PNG here);
-3. during start-up, before the first frame.
+3. during start-up, at the operator's first move a fraction of a second after the window appears.
 
 After each kill: the settings file parses and holds what was set (the opacity one of the last values the operator
 chose), every NG frame in the folder decodes to the end, the frames saved before are unchanged, and the last model
@@ -188,7 +188,7 @@ def test_kill_9_while_inspecting_leaves_settings_ng_frames_and_model_intact(stat
     window.kill()
     frames = _check_intact(station, frames)
 
-    # 3. Killed during start-up, at the operator's first move (before the model is up).
+    # 3. Killed during start-up, at the operator's first move (0.2 s after the event loop starts).
     window = RunningWindow(station)
     window.wait_for_line(lambda line: line.startswith("set "), "slider move")
     window.kill()
