@@ -45,12 +45,11 @@ class QtActiveModel(QObject):
 
     def load(self, path: Path) -> None:
         """Start loading `path`; a load already running is left to finish and this one follows it."""
-        path = Path(path)
-        worker = QtJobWorker(call_job(lambda: open_runtime(path, self.prefer, self.threads)), self)
+        path, prefer, threads = Path(path), self.prefer, self.threads  # the job must not hold `self` (QtJobWorker)
+        worker = QtJobWorker(call_job(lambda: open_runtime(path, prefer, threads)), self)
         worker.succeeded.connect(self._loaded)
-        worker.failed.connect(lambda message: self.failed.emit(f"model not loaded, the previous one stays active: "
-                                                               f"{message}"))
-        worker.finished.connect(lambda: self._done(worker))
+        worker.failed.connect(self._not_loaded)
+        worker.finished.connect(self._done)
         previous = self._worker
         self._worker = worker
         self.loading.emit(str(path))
@@ -68,7 +67,11 @@ class QtActiveModel(QObject):
         self.runtime = runtime
         self.changed.emit(runtime)
 
-    def _done(self, worker: QtJobWorker) -> None:
+    def _not_loaded(self, message: str) -> None:
+        self.failed.emit(f"model not loaded, the previous one stays active: {message}")
+
+    def _done(self) -> None:
+        worker = self.sender()
         if self._worker is worker:
             self._worker = None
         worker.deleteLater()

@@ -88,7 +88,8 @@ def _child(job: ProcessJob, args: tuple, messages: Any, cancel_event: Any) -> No
 
 
 class QtProcessJobWorker(QThread):
-    """Same signals as `QtJobWorker` (progressed, succeeded, failed, cancelled, then finished), job in a process.
+    """Same signals as `QtJobWorker` (progressed, succeeded, failed, cancelled, then finished), job in a process;
+    connect them as its module says (bound methods of the owner, `sender()`), so that it can be deleted at once.
 
     `job` must be a module-level function (it is pickled by name) taking `cancel=` and returning a generator.
     """

@@ -2,10 +2,20 @@
 `thread_worker` idea, in 80 lines): the generator never touches the UI, the UI is only touched in slots, which Qt
 runs on the main thread because the signals cross threads as queued connections.
 
+Connect the signals to bound methods of a QObject (the page that owns the worker), not to lambdas or partials that
+capture it, and tell workers apart with `sender()`. PySide keeps a lambda alive, with everything it captures, for as
+long as the *worker* lives; a bound method of a QObject becomes a slot of that object and holds no reference. With
+a lambda holding the page, deleting a finished worker can drop the page's last reference: Shiboken then deletes the
+page inside the worker's destructor, the page deletes its children, the half-destroyed worker among them, a second
+time (a segmentation fault, or "pure virtual method called"). The job itself must not capture the page either (the
+worker's Python side holds the job). So connected, a worker can be deleted (`deleteLater`) as soon as `finished`
+arrives, and the page can go at any time.
+
 Example:
-    >>> worker = QtJobWorker(lambda token: train_job(config, roots, out, token))
-    >>> worker.progressed.connect(on_progress); worker.succeeded.connect(on_model)
-    >>> worker.failed.connect(banner.show_error); worker.start()
+    >>> worker = QtJobWorker(lambda token: train_job(config, roots, out, token), page)
+    >>> worker.progressed.connect(page.on_progress); worker.succeeded.connect(page.on_model)
+    >>> worker.finished.connect(page.on_finished)   # there: self.sender().deleteLater()
+    >>> worker.start()
     >>> worker.cancel()     # the job raises Cancelled at its next check; `cancelled` is emitted
 """
 

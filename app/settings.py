@@ -38,6 +38,10 @@ class AppSettings:
         except (TypeError, ValueError):
             return default
 
+    def flag(self, key: str, default: bool = False) -> bool:
+        """A yes/no value (the file holds `true`/`false` as text: read it as a bool, never as a string)."""
+        return bool(self.store.value(key, default, type=bool))
+
     def recent(self, key: str) -> list[Path]:
         """Recent folders under `key`, newest first, those that no longer exist left out."""
         raw = self.store.value(key, [])

@@ -73,7 +73,9 @@ class ExportPage(QWidget):
         self._passphrase_asks = 0
         self._next: Any = None  # what to do once the running worker has finished (a step, or a question)
         self._uploaded = False
-        self._spent: list[QtJobWorker] = []
+        # What the running worker works on. Kept here, not in lambdas on the worker's signals: see `_run`.
+        self._export_key: tuple[Path, str, int] | None = None
+        self._bundle: Path | None = None
         self._build()
         self.form.restore(settings)
         model.changed.connect(self.use_runtime)
@@ -166,7 +168,6 @@ class ExportPage(QWidget):
             self.banner.show_error(str(error))
             return False
         self.form.save(self.settings)
-        self._delete_spent()
         self.banner.hide()
         self.log.clear()
         self.last_result = None
@@ -195,10 +196,13 @@ class ExportPage(QWidget):
             self._work = tempfile.TemporaryDirectory(prefix="inspection-station-deploy-")
         work = Path(self._work.name) / str(len(self._bundles))
         worker = QtJobWorker(call_job(lambda: resolve_bundle(model_dir, precision=precision, work_dir=work)), self)
-        worker.succeeded.connect(lambda bundle: self._exported(key, Path(bundle)))
+        worker.succeeded.connect(self._exported)
+        self._export_key = key
         self._run(worker, f"Exporting {model_dir.name} as a {precision.upper()} bundle for TensorRT…")
 
-    def _exported(self, key: tuple[Path, str, int], bundle: Path) -> None:
+    def _exported(self, bundle: Path) -> None:
+        key, bundle = self._export_key, Path(bundle)
+        assert key is not None
         self._bundles[key] = bundle
         self._append("bundle", f"{bundle} ({key[1].upper()})")
         self._next = lambda: self._start_deploy(bundle)
@@ -208,16 +212,20 @@ class ExportPage(QWidget):
         options = self.form.options(self.settings.models_folder.parent / "deploy-logs")
         worker = QtJobWorker(lambda token: answerable_deploy(bundle, target, options, passphrase, token), self)
         worker.progressed.connect(self._progressed)
-        worker.succeeded.connect(lambda outcome: self._answered(bundle, outcome))
+        worker.succeeded.connect(self._answered)
+        self._bundle = bundle
         self._uploaded = False
         self._run(worker, f"Deploying {bundle.name} to {target.label}…")
 
     def _run(self, worker: QtJobWorker, message: str) -> None:
+        # Only bound methods of the page on the worker's signals (see `QtJobWorker`): a lambda there holding `self`
+        # would be the page's last reference once the window lets go of it, and deleting the worker would then
+        # delete the page, and with it the worker a second time (a crash).
         self.worker = worker
         self._next = None
         worker.failed.connect(self._failed)
         worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(lambda: self._finished(worker))
+        worker.finished.connect(self._finished)
         self.progress.setRange(0, 0)
         self.stage_label.setText(message)
         self._update_buttons()
@@ -241,8 +249,10 @@ class ExportPage(QWidget):
         self.stage_label.setText(f"{record.stage}: {record.message}")
         self._append(record.stage, record.message)
 
-    def _answered(self, bundle: Path, outcome: DeployResult | InputError) -> None:
+    def _answered(self, outcome: DeployResult | InputError) -> None:
         """The job's end: a result, or a question for the operator (asked once the worker has finished)."""
+        bundle = self._bundle
+        assert bundle is not None
         if isinstance(outcome, DeployResult):
             self._deployed(outcome)
         elif isinstance(outcome, UnknownHostKey):
@@ -303,10 +313,11 @@ class ExportPage(QWidget):
         self._append("cancelled", "by the operator")
         self.stage_label.setText("Cancelled: the device's active deployment only changes at the final switch")
 
-    def _finished(self, worker: QtJobWorker) -> None:
+    def _finished(self) -> None:
+        worker = self.sender()
         if self.worker is worker:
             self.worker = None
-        self._spent.append(worker)
+        worker.deleteLater()
         follow_up, self._next = self._next, None
         if follow_up is not None:
             follow_up()  # the next step, or a question for the operator, now that no worker runs
@@ -316,15 +327,6 @@ class ExportPage(QWidget):
                 self.progress.setValue(1 if self.last_result else 0)
             self._update_buttons()
             self.busy_changed.emit(False)
-
-    def _delete_spent(self) -> None:
-        """Delete the workers of the previous deployment. Not as each one finishes: deleting a worker moments after
-        a deployment job ended (paramiko's transport thread still closing) crashed PySide 6.11 and 6.12 in about
-        one run in three here; a deployment's workers are few, and the next Deploy comes much later."""
-        for worker in self._spent:
-            worker.wait()
-            worker.deleteLater()
-        self._spent = []
 
     def _append(self, stage: str, message: str) -> None:
         # The device's build output is shown as it is; the deployment's own steps are tagged with their stage.
@@ -339,8 +341,6 @@ class ExportPage(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait(10_000)
-        for worker in self._spent:
-            worker.wait(1000)
         if self._work is not None:
             self._work.cleanup()
             self._work = None

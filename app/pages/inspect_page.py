@@ -145,6 +145,7 @@ class InspectPage(QWidget):
         self.overlay_controls.colour_map.setCurrentText(colour_map)
         self.overlay_controls.opacity.setValue(int(self.settings.number("inspect/opacity", 0.5) * 100))
         folder = self.settings.value("inspect/save_folder", "")
+        self.overlay_controls.save_ng.setChecked(self.settings.flag("inspect/save_ng"))  # a restart keeps saving NG
         self.overlay_controls.set_save_folder(Path(folder) if folder else None)
 
     def set_kiosk(self, kiosk: bool) -> None:
@@ -339,6 +340,7 @@ class InspectPage(QWidget):
         if folder is None and self.overlay_controls.save_ng.isChecked():
             folder = default_save_folder()
         self.live_settings.save_ng_to = folder
+        self.settings.set_value("inspect/save_ng", self.overlay_controls.save_ng.isChecked())
         if self.overlay_controls.save_folder is not None:
             self.settings.set_value("inspect/save_folder", str(self.overlay_controls.save_folder))
 
