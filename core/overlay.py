@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+from core.files import write_file_atomically
 
 OK_COLOUR = (40, 170, 60)
 NG_COLOUR = (220, 40, 40)
@@ -46,3 +50,12 @@ def render_overlay(
     cv2.putText(blended, text, (8, text_height + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
                 cv2.LINE_AA)
     return blended
+
+
+def save_png(target: Path, image: np.ndarray) -> Path:
+    """Write an RGB image (an overlay) as PNG at `target`, atomically: a kill or a full disk never leaves half a PNG
+    (a full disk raises `InputError` naming `target`). Returns the file written."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{target}: could not encode the image")
+    return write_file_atomically(target, encoded.tobytes())

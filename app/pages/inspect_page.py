@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
@@ -28,7 +27,7 @@ from app.widgets.source_picker import DEMO, QtSourcePicker
 from app.widgets.verdict import QtVerdictPanel
 from core.data.images import is_image_file
 from core.errors import InputError
-from core.overlay import render_overlay
+from core.overlay import render_overlay, save_png
 from core.sources import FrameResult, LiveSettings
 from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING
 from core.sources.files import ImageFilesSource
@@ -314,13 +313,18 @@ class InspectPage(QWidget):
         if result is None:
             return None
         folder = self.overlay_controls.save_folder or default_save_folder()
-        folder.mkdir(parents=True, exist_ok=True)
         overlay = render_overlay(result.frame.image, result.anomaly_map, low=self.live_settings.map_low,
                                  threshold=result.threshold, score=result.score, label=result.category,
                                  opacity=self.live_view.opacity)
         target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{result.index:06d}_{result.verdict}.png"
-        if not cv2.imwrite(str(target), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
-            self.banner.show_error(f"{target}: could not write the image (is the folder writable?)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            save_png(target, overlay)  # atomically: a kill or a full disk never leaves half a PNG in the folder
+        except InputError as error:  # a full disk: the message names the file
+            self.banner.show_error(str(error))
+            return None
+        except OSError as error:
+            self.banner.show_error(f"{target}: could not write the image ({error.strerror or error})")
             return None
         self.source_state.setText(f"saved {target}")
         return target

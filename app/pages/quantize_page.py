@@ -84,6 +84,7 @@ class QuantizePage(QWidget):
         self._planned = 0
         self._job_model: Path | None = None  # what the running comparison measures, whatever becomes active
         self._job_data: list[Path] = []
+        self._job_spec: VariantSpec | None = None  # the variant the running worker measures
         self._failures: list[str] = []
         self._awaiting_live: Path | None = None
         self._cancelling = False
@@ -106,7 +107,7 @@ class QuantizePage(QWidget):
         choose_data.clicked.connect(self._choose_data)
         model_data = QPushButton("Model's data")
         model_data.setToolTip("Measure on the folders the model was trained from")
-        model_data.clicked.connect(lambda: self.set_data(self._manifest_roots()))
+        model_data.clicked.connect(self._use_model_data)
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_label, 1)
         data_row.addWidget(choose_data)
@@ -208,6 +209,9 @@ class QuantizePage(QWidget):
                                                          if missing else ""))
         self.data_label.setToolTip("\n".join(map(str, self.data)))
 
+    def _use_model_data(self) -> None:
+        self.set_data(self._manifest_roots())
+
     def _choose_data(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Category folder with labelled test images")
         if folder:
@@ -258,12 +262,15 @@ class QuantizePage(QWidget):
         assert self._job_model is not None
         worker = QtProcessJobWorker(compare_job, (self._job_model, [spec], self._job_data,
                                                   self.variants_dir(self._job_model)), self)
-        self.worker = worker
+        self.worker, self._job_spec = worker, spec
+        # Only bound methods of the page on the worker's signals (see `app.qt_worker`): a lambda there holding `self`
+        # could be the page's last reference, and deleting the finished worker would then delete the page, and with
+        # it the worker a second time (a crash).
         worker.progressed.connect(self._progressed)
         worker.succeeded.connect(self._measured)
-        worker.failed.connect(lambda message: self._failures.append(f"{spec.name}: {message}"))
+        worker.failed.connect(self._failed)
         worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(lambda: self._finished(worker))
+        worker.finished.connect(self._finished)
         done = self._planned - len(self._queue) - 1
         self.progress.setRange(0, self._planned if self._planned > 1 else 0)
         self.progress.setValue(done)
@@ -295,11 +302,16 @@ class QuantizePage(QWidget):
             self._show_variants()
         self.progress.setValue(self.progress.value() + 1)
 
+    def _failed(self, message: str) -> None:
+        assert self._job_spec is not None
+        self._failures.append(f"{self._job_spec.name}: {message}")
+
     def _cancelled(self) -> None:
         self._queue = []
         self.stage_label.setText("Cancelled: the variants measured before stay in the table")
 
-    def _finished(self, worker: QtProcessJobWorker) -> None:
+    def _finished(self) -> None:
+        worker = self.sender()
         if self.worker is worker:
             self.worker = None
         worker.deleteLater()

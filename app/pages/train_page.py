@@ -8,10 +8,12 @@ previous model stays active.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
@@ -64,7 +66,9 @@ class TrainPage(QWidget):
         self.settings = settings
         self.weights = "imagenet"
         self.worker: QtProcessJobWorker | None = None
-        self._scanners: list[QtJobWorker] = []
+        # Each running scanner and the folder it scans (None: the demo data set). Kept here, not in lambdas on the
+        # workers' signals: see `_run`.
+        self._scanners: dict[QtJobWorker, Path | None] = {}
         self._clock = StageClock()
         self._loss_step = 0
         self.last_result: TrainResult | None = None
@@ -84,6 +88,7 @@ class TrainPage(QWidget):
         self.recent_button = QPushButton("Recent")
         self.recent_button.setMenu(QMenu(self.recent_button))
         self.recent_button.menu().aboutToShow.connect(self._fill_recent)
+        self.recent_button.menu().triggered.connect(self._recent_chosen)
         demo = QPushButton("Add demo data")
         demo.clicked.connect(self.add_demo_folders)
         remove = QPushButton("Remove")
@@ -155,19 +160,19 @@ class TrainPage(QWidget):
             if folder in self.folders.folders and folder in self.folders.scans:
                 continue
             self.folders.set_pending(folder)
-            worker = QtJobWorker(call_job(lambda folder=folder: scan_folder(folder)), self)
-            worker.succeeded.connect(lambda scan, folder=folder: self._scanned(folder, scan))
-            worker.failed.connect(lambda message, folder=folder: self._scan_failed(folder, message))
-            worker.finished.connect(lambda worker=worker: self._scanner_done(worker))
-            self._scanners.append(worker)
+            worker = QtJobWorker(call_job(partial(scan_folder, folder)), self)
+            worker.succeeded.connect(self._scanned)
+            worker.failed.connect(self._scan_failed)
+            worker.finished.connect(self._scanner_done)
+            self._scanners[worker] = folder
             worker.start()
 
     def add_demo_folders(self) -> None:
         worker = QtJobWorker(call_job(ensure_demo_dataset), self)
         worker.succeeded.connect(self.add_folders)
         worker.failed.connect(self.banner.show_error)
-        worker.finished.connect(lambda: self._scanner_done(worker))
-        self._scanners.append(worker)
+        worker.finished.connect(self._scanner_done)
+        self._scanners[worker] = None
         self.stage_label.setText("Preparing the demo data set…")
         worker.start()
 
@@ -175,19 +180,23 @@ class TrainPage(QWidget):
     def scanning(self) -> bool:
         return bool(self._scanners)
 
-    def _scanned(self, folder: Path, scan: FolderScan) -> None:
+    def _scanned(self, scan: FolderScan) -> None:
+        folder = self._scanners[self.sender()]
+        assert folder is not None
         self.folders.set_scan(folder, scan)
         self.settings.add_recent("recent/data", folder)
         if self.stage_label.text().startswith("Preparing"):
             self.stage_label.setText("Ready")
 
-    def _scan_failed(self, folder: Path, message: str) -> None:
+    def _scan_failed(self, message: str) -> None:
+        folder = self._scanners[self.sender()]
+        assert folder is not None
         self.folders.set_error(folder, message)
         self.banner.show_error(message)
 
-    def _scanner_done(self, worker: QtJobWorker) -> None:
-        if worker in self._scanners:
-            self._scanners.remove(worker)
+    def _scanner_done(self) -> None:
+        worker = self.sender()
+        self._scanners.pop(worker, None)
         worker.deleteLater()
 
     def _choose_folder(self) -> None:
@@ -200,9 +209,13 @@ class TrainPage(QWidget):
         menu.clear()
         recent = self.settings.recent("recent/data")
         for folder in recent:
-            menu.addAction(str(folder), lambda folder=folder: self.add_folders([folder]))
+            menu.addAction(str(folder)).setData(str(folder))  # read back in `_recent_chosen`, not by a lambda
         if not recent:
             menu.addAction("(none yet)").setEnabled(False)
+
+    def _recent_chosen(self, action: QAction) -> None:
+        if action.data():
+            self.add_folders([Path(action.data())])
 
     # -- training ---------------------------------------------------------------------------------------------
     @property
@@ -241,12 +254,15 @@ class TrainPage(QWidget):
             self.stage_label.setText("Cancelling…")
 
     def _run(self, worker: QtProcessJobWorker, on_success: Any, message: str) -> None:
+        # Only bound methods of the page on a worker's signals (see `app.qt_worker`): a lambda there holding `self`
+        # could be the page's last reference, and deleting the finished worker would then delete the page, and with
+        # it the worker a second time (a crash).
         self.worker = worker
         worker.progressed.connect(self._progressed)
         worker.succeeded.connect(on_success)
         worker.failed.connect(self._failed)
         worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(lambda: self._finished(worker))
+        worker.finished.connect(self._finished)
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.stage_label.setText(message)
@@ -293,7 +309,8 @@ class TrainPage(QWidget):
     def _cancelled(self) -> None:
         self.stage_label.setText("Cancelled: nothing was saved, the previous model stays active")
 
-    def _finished(self, worker: QtProcessJobWorker) -> None:
+    def _finished(self) -> None:
+        worker = self.sender()
         if self.worker is worker:
             self.worker = None
         worker.deleteLater()

@@ -27,9 +27,8 @@ import numpy as np
 
 from core.data.images import resize_image
 from core.errors import InputError
-from core.files import write_file_atomically
 from core.jobs import CancelToken
-from core.overlay import normalise_map, render_overlay
+from core.overlay import normalise_map, render_overlay, save_png
 from core.sources.base import Frame, FrameSource, SourceStatus
 from core.sources.reader import LatestFrameReader
 
@@ -214,10 +213,7 @@ def save_overlay(frame: Frame, anomaly_map: np.ndarray, score: float, threshold:
     overlay = render_overlay(frame.image, anomaly_map, low=low, threshold=threshold, score=score, label=category)
     stem = Path(frame.name.replace(" #", "_").replace(" ", "_")).stem
     target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{frame.index:06d}_{stem}_NG.png"
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"{target}: could not encode the image")
-    return write_file_atomically(target, encoded.tobytes())  # a kill mid-save never leaves half a PNG
+    return save_png(target, overlay)
 
 
 def _thumbnail_frame(image: np.ndarray) -> np.ndarray:
