@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+WARM_UP_FRAMES = 500  # ONNX Runtime's arena, the allocator and OpenCV's buffers settle within a few hundred
 RSS_GROWTH_LIMIT_PCT = 5.0
 LATENCY_RISE_LIMIT_PCT = 10.0
 TREND_BLOCKS = 100

@@ -29,16 +29,16 @@ import cv2
 import psutil
 
 from core.data.images import IMAGE_SUFFIXES, read_image, resize_image
-from core.jobs import CancelToken
 from core.errors import InputError
+from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
 from core.soak import LATENCY, SoakRecorder, SoakReport, publish
+from core.soak import WARM_UP_FRAMES as SOAK_WARM_UP_FRAMES
 from core.sources import FrameResult, LiveSettings, inspect_stream, open_source
 from core.sources.base import FrameSource
 from core.sources.video import VideoFileSource
 
 WARM_UP_FRAMES = 10
-SOAK_WARM_UP_FRAMES = 500  # ONNX Runtime's arena, the allocator and OpenCV's buffers settle within a few hundred
 SOAK_PROGRESS_EVERY = 1000
 
 
