@@ -26,10 +26,9 @@ from PySide6.QtGui import QGuiApplication
 
 from app.scripted import scratch_settings, use_offscreen_without_display, wait_until
 from core.errors import InputError
-from core.soak import LATENCY, WARM_UP_FRAMES, SoakRecorder, SoakReport, publish
+from core.soak import LATENCY, UI, WARM_UP_FRAMES, SoakRecorder, SoakReport, publish
 from core.sources.video import VideoFileSource
 
-UI = "ui"
 PROGRESS_EVERY = 1000
 STALL_SECONDS = 120.0  # no new frame for this long: the run has stopped (a source failure, a hung runtime)
 
@@ -93,6 +92,7 @@ class WindowSoak:
         for offset, timings in enumerate(batch.timings):
             self.recorder.add(LATENCY, first + offset, timings.total_ms)
         self.recorder.add(UI, batch.inspected, ui_ms)
+        self.recorder.add_cpu(batch.inspected)
         previous, self.inspected = self.inspected, batch.inspected
         self.progressed_at = time.monotonic()
         self.dropped = {"at capture": batch.source_dropped, "at display (inspected, not drawn)": batch.display_dropped}

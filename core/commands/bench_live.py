@@ -127,6 +127,7 @@ def soak_run(runtime: Any, uri: str, frames: int, warm_up: int) -> SoakReport:
                 continue
             inspected, dropped = event.index, event.dropped
             recorder.add(LATENCY, inspected, event.timings.total_ms)
+            recorder.add_cpu(inspected)
             recorder.sample_rss(inspected)
             if inspected % SOAK_PROGRESS_EVERY == 0:
                 print(f"frame {inspected}/{recorder.total}: {event.timings.total_ms:.1f} ms, "

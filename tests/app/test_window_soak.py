@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from app_testkit import write_video
 
-from app.soak import UI, main
-from core.soak import LATENCY
+from app.soak import main
+from core.soak import CPU, LATENCY, UI
 
 
 def test_a_short_window_soak_reports_memory_latency_and_qt_objects(qapp, tiny_model: Path, tmp_path: Path,
@@ -24,11 +24,12 @@ def test_a_short_window_soak_reports_memory_latency_and_qt_objects(qapp, tiny_mo
     assert report["frames"] >= 200 and report["warm_up"] == 40 and report["qt_platform"] == "offscreen"
     assert report["dropped"]["at capture"] == 0  # unpaced: every frame of the looping video is inspected
     assert report["trends"][LATENCY]["count"] >= 200 and report["trends"][UI]["count"] > 0
+    assert report["trends"][CPU]["count"] > 0 and report["trends"][CPU]["median_ms"] > 0
     assert 0 < report["rss"]["start_mb"] <= report["rss"]["peak_mb"]
     warm, end = report["qt_objects"]
     assert end <= warm + 5, "widgets pile up while inspecting"
     assert 0 < report["ng_thumbnails"] <= 8
-    assert "Qt objects" in printed and "window update per batch" in printed and "RSS: start" in printed
+    assert "Qt objects" in printed and "window update per batch, UI-thread CPU" in printed and "RSS: start" in printed
 
 
 def test_soak_lengths_that_make_no_sense_are_refused(capsys: pytest.CaptureFixture) -> None:
