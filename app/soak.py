@@ -67,23 +67,26 @@ class WindowSoak:
         """Inspect `video` (looping) until `recorder.total` frames were shown; raises `InputError` if it stops."""
         wait_until(lambda: self.page.runtime is not None, 300, "the model to load")
         source = VideoFileSource(video, pace=pace, loop=True)
+        runtime, report = self.page.runtime, None
         self.page.batch_shown.connect(self._batch_shown)
         self.recorder.start()
         self.page.start_source(source)
         try:
             wait_until(lambda: self.inspected >= self.recorder.total or not self.page.running or self._stalled(),
                        None, "the soak")
+            if self.inspected >= self.recorder.total:  # measured while still inspecting, as after warm-up
+                self.qt_objects.append(self._count_objects())
+                report = self.recorder.report(
+                    self.dropped, source=source.description, runtime=runtime.name, image_size=runtime.image_size,
+                    qt_platform=QGuiApplication.platformName(), qt_objects=self.qt_objects,
+                    ng_thumbnails=len(self.page.ng_strip.thumbnails))
         finally:
             self.page.batch_shown.disconnect(self._batch_shown)
             self.page.stop()
-        if self.inspected < self.recorder.total:
+        if report is None:
             raise InputError(f"{video}: inspection stopped after {self.inspected} of {self.recorder.total} frames: "
                              f"{self.page.source_state.text()}")
-        self.qt_objects.append(self._count_objects())
-        runtime = self.page.runtime
-        return self.recorder.report(self.dropped, source=source.description, runtime=runtime.name,
-                                    image_size=runtime.image_size, qt_platform=QGuiApplication.platformName(),
-                                    qt_objects=self.qt_objects, ng_thumbnails=len(self.page.ng_strip.thumbnails))
+        return report
 
     def _batch_shown(self, batch: Any, ui_ms: float) -> None:
         if batch.inspected <= self.inspected:

@@ -118,28 +118,29 @@ def soak_run(runtime: Any, uri: str, frames: int, warm_up: int) -> SoakReport:
     """Inspect `warm_up` + `frames` frames from `uri` in one run, recording latency and RSS (see `core.soak`)."""
     recorder = SoakRecorder(frames, warm_up)
     source = open_bench_source(uri)
-    inspected = dropped = 0
+    inspected, report = 0, None
     recorder.start()
     stream = inspect_stream(runtime, source, LiveSettings.for_runtime(runtime), CancelToken())
     try:
         for event in stream:
             if not isinstance(event, FrameResult):
                 continue
-            inspected, dropped = event.index, event.dropped
+            inspected = event.index
             recorder.add(LATENCY, inspected, event.timings.total_ms)
             recorder.add_cpu(inspected)
             recorder.sample_rss(inspected)
             if inspected % SOAK_PROGRESS_EVERY == 0:
                 print(f"frame {inspected}/{recorder.total}: {event.timings.total_ms:.1f} ms, "
                       f"RSS {recorder.read_rss():.1f} MB", file=sys.stderr)
-            if inspected >= recorder.total:
+            if inspected >= recorder.total:  # measured while still inspecting, as after warm-up
+                report = recorder.report({"at capture": event.dropped}, source=source.description,
+                                         runtime=runtime.name, image_size=runtime.image_size)
                 break
     finally:
         stream.close()
-    if inspected < recorder.total:
+    if report is None:
         raise InputError(f"{uri}: the source ended after {inspected} of {recorder.total} frames")
-    return recorder.report({"at capture": dropped}, source=source.description, runtime=runtime.name,
-                           image_size=runtime.image_size)
+    return report
 
 
 def run(args: argparse.Namespace) -> int:

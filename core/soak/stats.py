@@ -41,6 +41,7 @@ class Trend:
     last_decile_ms: float
     decile_change_pct: float
     direction: str
+    block_medians: tuple[float, ...] = ()  # the `TREND_BLOCKS` medians the slope is fitted to, for plotting
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def latency_trend(frames: Sequence[float], values: Sequence[float], blocks: int 
     else:
         direction = "none"
     return Trend(int(x.size), median, slope * 1000, low * 1000, high * 1000, rise_pct, first, last, change_pct,
-                 direction)
+                 direction, tuple(round(value, 3) for value in medians))
 
 
 def rss_figures(start_mb: float, frames: Sequence[float], rss_mb: Sequence[float], warm_up: int) -> RssFigures:
