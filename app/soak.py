@@ -65,7 +65,11 @@ class WindowSoak:
 
     def run(self, video: Path, pace: bool = False) -> SoakReport:
         """Inspect `video` (looping) until `recorder.total` frames were shown; raises `InputError` if it stops."""
-        wait_until(lambda: self.page.runtime is not None, 300, "the model to load")
+        failures: list[str] = []
+        self.window.model.failed.connect(failures.append)
+        wait_until(lambda: self.page.runtime is not None or bool(failures), 300, "the model to load")
+        if self.page.runtime is None:
+            raise InputError(failures[0])
         source = VideoFileSource(video, pace=pace, loop=True)
         runtime, report = self.page.runtime, None
         self.page.batch_shown.connect(self._batch_shown)

@@ -35,3 +35,12 @@ def test_a_short_window_soak_reports_memory_latency_and_qt_objects(qapp, tiny_mo
 def test_soak_lengths_that_make_no_sense_are_refused(capsys: pytest.CaptureFixture) -> None:
     assert main(["--frames", "0"]) == 2
     assert "--frames 0" in capsys.readouterr().err
+
+
+def test_a_missing_model_or_video_is_a_one_line_error(qapp, tiny_model: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    assert main(["--model", str(tmp_path / "no-model"), "--frames", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: model not loaded") and "no-model" in err and len(err.splitlines()) == 1
+    assert main(["--model", str(tiny_model), "--source", str(tmp_path / "none.avi"), "--frames", "10"]) == 2
+    assert "none.avi: video file does not exist" in capsys.readouterr().err
