@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshots is not None:
-        from app.screenshots import use_offscreen_without_display
+        from app.scripted import use_offscreen_without_display
 
         use_offscreen_without_display()
     from PySide6.QtWidgets import QApplication

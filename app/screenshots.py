@@ -7,31 +7,16 @@ so it takes a minute or two) with its loss curve, results table and ROC curves.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
-from app.settings import AppSettings
+from app.scripted import scratch_settings, wait_until
 from core.demo_model import ensure_demo_model
 
 SCREENSHOT_EPOCHS = 4
 SCREENSHOT_IMAGE_SIZE = 64
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Process Qt events until `condition()` holds; raise TimeoutError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"screenshots: gave up waiting for {what} after {timeout:g} s")
-        QApplication.processEvents()
-        time.sleep(0.02)
-    QApplication.processEvents()
 
 
 def save(widget: QWidget, path: Path) -> Path:
@@ -45,10 +30,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
     from app.main_window import MainWindow
 
     folder.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="inspection-station-screenshots-"))
-    store = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
-    settings = AppSettings(store)
-    settings.set_value("train/models_folder", str(scratch / "models"))
+    settings = scratch_settings("screenshots")
     window = MainWindow(settings, model_dir=model_dir or ensure_demo_model(), autostart=True)
     window.resize(1500, 950)
     window.show()
@@ -120,9 +102,3 @@ def _other_pages(window: object, folder: Path) -> list[Path]:
         wait_until(lambda: time.monotonic() > settle, 5, f"the {title} page")
         written.append(save(window, folder / f"{title.lower().replace(' ', '-')}.png"))  # type: ignore[arg-type]
     return written
-
-
-def use_offscreen_without_display() -> None:
-    """On a machine without a display, render off screen (call before the QApplication is made)."""
-    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -28,7 +28,7 @@ from app.widgets.verdict import QtVerdictPanel
 from core.data.images import is_image_file
 from core.errors import InputError
 from core.overlay import render_overlay, save_png
-from core.sources import FrameResult, LiveSettings
+from core.sources import FrameResult, FrameSource, LiveSettings
 from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING
 from core.sources.files import ImageFilesSource
 
@@ -40,6 +40,7 @@ class InspectPage(QWidget):
 
     title = "Inspect"
     running_changed = Signal(bool)
+    batch_shown = Signal(object, float)  # a LiveBatch once shown, and the UI thread's CPU ms it took
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -202,9 +203,15 @@ class InspectPage(QWidget):
             self.banner.show_error(str(error))
             self._show_state(FAILED, str(error))
             return False
-        self.banner.hide()
         self.settings.set_value("inspect/source_kind", self.source_picker.current_kind())
         self.settings.set_value("inspect/source", self.source_picker.location.text())
+        self.start_source(source)
+        return True
+
+    def start_source(self, source: FrameSource) -> None:
+        """Inspect an already opened source (the picker's, or one a script made, e.g. the soak's looping video)."""
+        self.stop()
+        self.banner.hide()
         self.live_view.clear_frame()
         self.readouts.plot.clear_history()
         self.readouts.set_value("source", source.description)
@@ -216,7 +223,6 @@ class InspectPage(QWidget):
         self.next_button.setEnabled(isinstance(source, ImageFilesSource) and source.step)
         self._show_state(RUNNING, f"starting {source.description}…")
         self.running_changed.emit(True)
-        return True
 
     def stop(self, wait: bool = False) -> None:
         """Stop inspecting. The worker winds down on its own (a camera may take a moment to let go), so the UI
@@ -276,6 +282,11 @@ class InspectPage(QWidget):
             self._apply_batch(self.worker.take())
 
     def _apply_batch(self, batch: LiveBatch) -> None:
+        started = time.thread_time()  # CPU time of this thread: what showing costs, whatever else the machine runs
+        self._show_batch(batch)
+        self.batch_shown.emit(batch, (time.thread_time() - started) * 1000)
+
+    def _show_batch(self, batch: LiveBatch) -> None:
         for status in batch.statuses:
             self._show_state(status.state, status.message)
         for message in batch.errors:

@@ -6,6 +6,12 @@ The video is read as fast as it decodes, looping, through the same capture threa
 (`core.sources.inspect_stream`), so every frame is captured, resized, scored and post-processed (the window also
 draws it; that happens on the UI thread, in parallel). Without `--source` a video of the demo test images is made.
 Each run warms up first; the report gives the median over runs of frames per second and of the per-frame medians.
+
+    python -m core bench-live --model resources/demo_model --frames 10000 --json soak.json
+
+With `--frames` it is a soak instead: one run of `--warm-up` frames and then `--frames` more, reporting resident
+memory at the start, after warm-up and at the end, its growth, dropped frames and the latency trend against the
+targets (see `core.soak`); the exit status is 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ import psutil
 
 from core.commands import arg_types
 from core.data.images import IMAGE_SUFFIXES, read_image, resize_image
+from core.errors import InputError
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
+from core.soak import LATENCY, SoakRecorder, SoakReport, publish
+from core.soak import WARM_UP_FRAMES as SOAK_WARM_UP_FRAMES
 from core.sources import FrameResult, LiveSettings, inspect_stream, open_source
 from core.sources.base import FrameSource
 from core.sources.video import VideoFileSource
 
 WARM_UP_FRAMES = 10
+SOAK_PROGRESS_EVERY = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=arg_types.whole_number(1, 1024), default=None,
                         help="inference threads (default: the runtime's)")
     parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")
+    parser.add_argument("--frames", type=arg_types.whole_number(1, 10**7), default=None, metavar="N",
+                        help="soak: inspect N frames after the warm-up, report memory growth and latency trend")
+    parser.add_argument("--warm-up", type=arg_types.whole_number(0, 10**6), default=SOAK_WARM_UP_FRAMES, metavar="N",
+                        help=f"soak: frames before memory and latency are measured (default {SOAK_WARM_UP_FRAMES})")
     parser.set_defaults(run=run)
 
 
@@ -102,10 +116,43 @@ def bench_run(runtime: Any, uri: str, seconds: float) -> dict[str, float]:
     }
 
 
+def soak_run(runtime: Any, uri: str, frames: int, warm_up: int) -> SoakReport:
+    """Inspect `warm_up` + `frames` frames from `uri` in one run, recording latency and RSS (see `core.soak`)."""
+    recorder = SoakRecorder(frames, warm_up)
+    source = open_bench_source(uri)
+    inspected, report = 0, None
+    recorder.start()
+    stream = inspect_stream(runtime, source, LiveSettings.for_runtime(runtime), CancelToken())
+    try:
+        for event in stream:
+            if not isinstance(event, FrameResult):
+                continue
+            inspected = event.index
+            recorder.add(LATENCY, inspected, event.timings.total_ms)
+            recorder.add_cpu(inspected)
+            recorder.sample_rss(inspected)
+            if inspected % SOAK_PROGRESS_EVERY == 0:
+                print(f"frame {inspected}/{recorder.total}: {event.timings.total_ms:.1f} ms, "
+                      f"RSS {recorder.read_rss():.1f} MB", file=sys.stderr)
+            if inspected >= recorder.total:  # measured while still inspecting, as after warm-up
+                report = recorder.report({"at capture": event.dropped}, source=source.description,
+                                         runtime=runtime.name, image_size=runtime.image_size)
+                break
+    finally:
+        stream.close()
+    if report is None:
+        raise InputError(f"{uri}: the source ended after {inspected} of {recorder.total} frames")
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.frames is not None:
+        _check_soak_lengths(args)
     runtime = open_runtime(args.model, args.runtime, args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-live-") as scratch:
         uri = args.source or str(write_demo_video(Path(scratch) / "demo.avi"))
+        if args.frames is not None:
+            return publish(soak_run(runtime, uri, args.frames, args.warm_up), args.json, model=str(args.model))
         runs = []
         for number in range(1, args.runs + 1):
             runs.append(bench_run(runtime, uri, args.seconds))
@@ -128,3 +175,10 @@ def run(args: argparse.Namespace) -> int:
 def _format(numbers: dict[str, float]) -> str:
     return (f"{numbers['fps']:.1f} frames/s; per frame capture+pre {numbers['capture_ms']:.1f} ms, inference "
             f"{numbers['inference_ms']:.1f} ms, post {numbers['post_ms']:.1f} ms (total {numbers['total_ms']:.1f} ms)")
+
+
+def _check_soak_lengths(args: argparse.Namespace) -> None:
+    if args.frames < 1:
+        raise InputError(f"--frames {args.frames}: a soak needs at least 1 frame after the warm-up")
+    if args.warm_up < 0:
+        raise InputError(f"--warm-up {args.warm_up}: must be 0 or more frames")
