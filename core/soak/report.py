@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.soak.stats import LATENCY_RISE_LIMIT_PCT, RSS_GROWTH_LIMIT_PCT, RssFigures, Trend
+from core.soak.stats import RISE_LIMIT_PCT, RSS_GROWTH_LIMIT_PCT, RssFigures, Trend
 
 LATENCY, CPU, UI = "latency", "cpu", "ui"
 SERIES_TITLES = {
@@ -54,7 +54,7 @@ class SoakReport:
             "frames": self.frames, "warm_up": self.warm_up, "seconds": round(self.seconds, 1),
             "fps": round(self.fps, 2), "dropped": self.dropped, "rss": {**asdict(self.rss), "passed": self.rss.passed},
             "trends": trends, "python_objects": list(self.python_objects),
-            "targets": {"rss_growth_max_pct": RSS_GROWTH_LIMIT_PCT, "rise_max_pct": LATENCY_RISE_LIMIT_PCT},
+            "targets": {"rss_growth_max_pct": RSS_GROWTH_LIMIT_PCT, "rise_max_pct": RISE_LIMIT_PCT},
             "passed": self.passed, **self.context, "rss_trace": self.rss_trace,
         }
 
@@ -79,7 +79,7 @@ class SoakReport:
                 f"{trend.first_decile_ms:.2f} ms, last decile {trend.last_decile_ms:.2f} ms "
                 f"({trend.decile_change_pct:+.1f} %): {reading}  {_mark(passed)}")
         lines.append(f"soak {_mark(self.passed)} (targets: RSS growth <= {RSS_GROWTH_LIMIT_PCT:g} % after warm-up; "
-                     f"no rise of >= {LATENCY_RISE_LIMIT_PCT:g} % that the slope, its interval and the deciles agree "
+                     f"no rise of >= {RISE_LIMIT_PCT:g} % that the slope, its interval and the deciles agree "
                      "on, where a wall-clock rise counts only if CPU time per frame rises too)")
         return lines
 

@@ -7,10 +7,16 @@
 - The Theil-Sen slope of the block medians (the median of all pairwise slopes: robust to up to ~29 % wild blocks)
   gives the trend in ms per 1000 frames, with Sen's 95 % confidence interval.
 - A series is **rising** only when all three agree: the interval lies above zero, the slope adds at least
-  `LATENCY_RISE_LIMIT_PCT` of the median over the run, and the last decile's median is at least that much above
-  the first decile's. A statistically clear but tiny drift (block medians are correlated on a shared machine, so
-  the interval is optimistic) or a burst of load in the last tenth alone is not a trend; a leak that slows every
-  frame is. **Falling** is the mirror image, reported and never a failure.
+  `RISE_LIMIT_PCT` (20 %) of the median over the run, and the last decile's median is at least that much above
+  the first decile's. A statistically clear but small drift (block medians are correlated on a shared machine, so
+  the interval is optimistic) or a burst of load in the last tenth alone is not a trend; a structure that grows
+  every frame, and with it the work per frame, crosses 20 % well within a long run and keeps going. **Falling**
+  is the mirror image, reported and never a failure.
+
+Why 20 %: even CPU time, which does not wait for other users, moves with their load on a shared 2-core machine
+(shared caches, frequency): measured here, CPU time per frame fell 16 % from the first to the last decile of one
+headless run as the load average went from 7.5 to 5.3, and the window's UI-thread time per batch rose 10 % in a run
+whose load rose, while the same UI fed 10,000 synthetic batches on its own stayed within 0.5 %.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RSS_GROWTH_LIMIT_PCT = 5.0
-LATENCY_RISE_LIMIT_PCT = 10.0
+RISE_LIMIT_PCT = 20.0
 TREND_BLOCKS = 100
 _Z95 = 1.959964
 
@@ -77,7 +83,7 @@ def theil_sen(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, flo
 
 
 def latency_trend(frames: Sequence[float], values: Sequence[float], blocks: int = TREND_BLOCKS,
-                  rise_limit_pct: float = LATENCY_RISE_LIMIT_PCT) -> Trend:
+                  rise_limit_pct: float = RISE_LIMIT_PCT) -> Trend:
     """Trend of `values` (ms) measured at `frames` (frame numbers, ascending); see the module docstring."""
     x, y = np.asarray(frames, np.float64), np.asarray(values, np.float64)
     if x.size == 0:
