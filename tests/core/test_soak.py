@@ -157,5 +157,7 @@ def test_a_short_real_soak_through_the_command(tiny_model_dir: Path, tmp_path: P
 
 
 def test_soak_lengths_that_make_no_sense_are_refused(tiny_model_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench-live", "--model", str(tiny_model_dir), "--frames", "0"]) == 2
-    assert "--frames 0: a soak needs at least 1 frame" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it before anything is loaded
+        main(["bench-live", "--model", str(tiny_model_dir), "--frames", "0"])
+    assert refused.value.code == 2
+    assert "argument --frames: must be a whole number from 1 to" in capsys.readouterr().err
