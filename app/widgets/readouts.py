@@ -66,7 +66,8 @@ class QtReadouts(QWidget):
     `plot`, which the page places where it has room (it is not part of this widget's layout)."""
 
     NAMES = ("capture + pre-processing", "inference", "post-processing + overlay", "frames per second",
-             "dropped frames", "process memory (RSS)", "GPU memory", "model size on disk", "runtime", "INT8 path", "source")
+             "dropped frames", "process memory (RSS)", "GPU memory", "model size on disk", "runtime", "INT8 path",
+             "source")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

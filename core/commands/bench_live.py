@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")
     parser.add_argument("--frames", type=arg_types.whole_number(1, 10**7), default=None, metavar="N",
                         help="soak: inspect N frames after the warm-up, report memory growth and latency trend")
-    parser.add_argument("--warm-up", type=arg_types.whole_number(0, 10**6), default=SOAK_WARM_UP_FRAMES, metavar="N",
+    parser.add_argument("--warm-up", type=arg_types.whole_number(0, 10**6), default=SOAK_WARM_UP_FRAMES,
+                        metavar="N",
                         help=f"soak: frames before memory and latency are measured (default {SOAK_WARM_UP_FRAMES})")
     parser.set_defaults(run=run)
 
@@ -173,5 +174,3 @@ def run(args: argparse.Namespace) -> int:
 def _format(numbers: dict[str, float]) -> str:
     return (f"{numbers['fps']:.1f} frames/s; per frame capture+pre {numbers['capture_ms']:.1f} ms, inference "
             f"{numbers['inference_ms']:.1f} ms, post {numbers['post_ms']:.1f} ms (total {numbers['total_ms']:.1f} ms)")
-
-

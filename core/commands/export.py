@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
+from core.deploy.bundle import is_bundle_directory
 from core.errors import InputError
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.ptq import RANGE_METHODS
@@ -16,7 +17,6 @@ from core.export.variants import PRECISIONS, TARGETS, VariantSpec, export_varian
 from core.files import check_replaceable
 from core.methods.registry import get_method
 from core.model_manifest import read_manifest
-from core.runtime import is_bundle
 
 # Options that only one way of quantizing uses; giving one to another way is a mistake worth telling.
 _PTQ_ONLY = ("calibration", "calibration_samples", "range_method")
@@ -71,7 +71,7 @@ def _describe(precision: str, method: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     spec = variant_spec(args, read_manifest(args.model)["method"])
-    check_replaceable(args.out, is_bundle, "deployment bundle")  # now, not after calibrating or fine-tuning
+    check_replaceable(args.out, is_bundle_directory, "deployment bundle")  # now, not after calibrating or fine-tuning
     bundle = run_with_bars(export_variant_job(args.model, spec, args.out, args.data))
     manifest = json.loads((bundle / "manifest.json").read_text())
     graph_bytes = (bundle / "model.onnx").stat().st_size

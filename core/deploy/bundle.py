@@ -100,7 +100,7 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
         text = json.dumps(manifest, indent=2, default=_plain) + "\n"
         (directory / MANIFEST).write_text(text)
 
-    return write_directory_atomically(Path(out_dir), fill, replaceable=_is_bundle, kind="deployment bundle")
+    return write_directory_atomically(Path(out_dir), fill, replaceable=is_bundle_directory, kind="deployment bundle")
 
 
 def read_bundle_manifest(path: Path) -> dict[str, Any]:
@@ -190,7 +190,9 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _is_bundle(path: Path) -> bool:
+def is_bundle_directory(path: Path) -> bool:
+    """True when `path` holds a readable bundle (so exporting there may replace it): the one rule, for the early
+    check of `export --out` and for the write itself."""
     try:
         read_bundle_manifest(path)
     except InputError:

@@ -33,7 +33,8 @@ def variant_report(
     fp32_thresholds: dict[str, Any], thresholds: dict[str, Any], seconds: float,
 ) -> dict[str, Any]:
     """Facts about the variant graph at `graph` made from the model's FP32 graph `fp32_graph`."""
-    nodes = onnx.load(str(graph), load_external_data=False).graph.node
+    model = onnx.load(str(graph), load_external_data=False)
+    nodes = model.graph.node
     operators = Counter(node.op_type for node in nodes)
     outputs_of_dequantize = {node.output[0] for node in nodes if node.op_type == "DequantizeLinear"}
     convolutions = [node for node in nodes if node.op_type == "Conv"]
@@ -52,7 +53,7 @@ def variant_report(
                            if spec.target.startswith("tensorrt") else "not applicable (CPU target)"),
         # Layers whose 8-bit products overflow the 16-bit pair sums of CPUs without VNNI (none for this version's
         # exports; a count here means the graph is only right on VNNI CPUs and on TensorRT).
-        "int8_pair_sum_overflows": len(saturating_nodes(graph)),
+        "int8_pair_sum_overflows": len(saturating_nodes(model)),
         "fp32_drift": drift,
         "thresholds": {"fp32": fp32_thresholds.get("image"), "variant": thresholds.get("image")},
         "export_seconds": round(seconds, 1),
@@ -91,9 +92,9 @@ def report_markdown(title: str, report: dict[str, Any]) -> str:
 
 
 def _pair_sums(report: dict[str, Any]) -> str:
-    overflows = report.get("int8_pair_sum_overflows", 0)
     if report["int8_convolutions"] == 0:
         return "not applicable (no INT8 layers)"
+    overflows = report["int8_pair_sum_overflows"]
     return ("safe: every INT8 layer fits" if not overflows
             else f"{overflows} INT8 layers overflow: right only on CPUs with VNNI and on TensorRT")
 

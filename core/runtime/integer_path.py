@@ -18,8 +18,12 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # onnx is imported where a graph is read: the runtime path may not need it
+    import onnx
 
 INT16_MAX = 32767
 # The weight range for CPU-flavoured INT8 (ONNX Runtime's `reduce_range`): 2 x 255 x 64 = 32,640 <= 32,767.
@@ -78,14 +82,14 @@ class SaturatingNode:
     largest_pair_sum: int
 
 
-def saturating_nodes(graph_path: Path) -> list[SaturatingNode]:
+def saturating_nodes(graph: Path | onnx.ModelProto) -> list[SaturatingNode]:
     """The Q/DQ graph's weighted nodes (Conv, MatMul, Gemm) whose 8-bit input and int8 weight can add a pair of
     products beyond 32,767: the nodes that give wrong results on a CPU without VNNI. Empty for a safe graph, and
-    for FP32/FP16 graphs (nothing is 8-bit)."""
+    for FP32/FP16 graphs (nothing is 8-bit). `graph` is a path or an already loaded model."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(graph_path), load_external_data=False)
+    model = graph if isinstance(graph, onnx.ModelProto) else onnx.load(str(graph), load_external_data=False)
     constants = {tensor.name: tensor for tensor in model.graph.initializer}
     for node in model.graph.node:  # the exporters write some zero points and weights as Constant nodes
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":

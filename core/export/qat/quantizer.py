@@ -7,9 +7,9 @@ rest of the map arithmetic (normalisation, squared differences, upsampling, max)
 Two flavours, as in `core.export.ptq`:
 - "cpu": uint8 asymmetric activations on each convolution's input and on its output (after the ReLU6 that follows
   it, if any), int8 symmetric per-channel weights in 7 bits ([-64, 64], as PTQ's, so that CPUs without VNNI do not
-  overflow their 16-bit pair sums: see `core.runtime.integer_path`) and an int32 bias at input scale x weight scale. That is the
-  DQ -> Conv -> Q shape ONNX Runtime fuses into QLinearConv; the residual additions get the same treatment and
-  become QLinearAdd.
+  overflow their 16-bit pair sums: see `core.runtime.integer_path`) and an int32 bias at input scale x weight
+  scale. That is the DQ -> Conv -> Q shape ONNX Runtime fuses into QLinearConv; the residual additions get the same
+  treatment and become QLinearAdd.
 - "tensorrt": int8 symmetric activations and weights (zero points 0) on each convolution's inputs only, FP32 bias:
   the explicit-quantization placement TensorRT documents; it fuses the output side itself.
 """

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.evaluation import evaluate_job
 from core.export.variants import VariantSpec, export_variant_job
@@ -62,12 +63,13 @@ def test_cpu_int8_bundle_scores_alike_on_a_cpu_without_vnni(trained, tmp_path) -
     model_dir, roots = trained
     spec = VariantSpec("int8", "ptq", "train", calibration_samples=16)
     bundle = run_to_end(export_variant_job(model_dir, spec, tmp_path / spec.name, roots))
-    images = np.stack([np.asarray(__import__("PIL.Image").Image.open(path).convert("RGB"))
+    images = np.stack([np.asarray(Image.open(path).convert("RGB"))
                        for path in sorted((roots[0] / "test").glob("*/*.png"))])
     np.save(tmp_path / "images.npy", images)
     native, _ = open_runtime(bundle, "onnxruntime").predict(images)
     emulated = json.loads(no_vnni.run_snippet(
         "import json, numpy; from core.runtime import open_runtime; "
-        f"scores, _ = open_runtime({str(bundle)!r}, 'onnxruntime').predict(numpy.load({str(tmp_path / 'images.npy')!r})); "
+        f"runtime = open_runtime({str(bundle)!r}, 'onnxruntime'); "
+        f"scores, _ = runtime.predict(numpy.load({str(tmp_path / 'images.npy')!r})); "
         "print(json.dumps(scores.tolist()))"))
     np.testing.assert_allclose(emulated, native, rtol=0.02)
