@@ -5,10 +5,11 @@
 The real `MainWindow` (off screen where there is no display) inspects a looping video, by default one made from
 the demo images as `bench-live` makes it, for `--warm-up` + `--frames` frames, and reports the same figures as the
 headless `python -m core bench-live --frames` (`core.soak`): RSS at the start, after warm-up and at the end, its
-growth, dropped frames, the latency trend. Two more series follow the window's own work: the milliseconds each
-batch of results takes to show (verdict, counters, NG strip, readouts, live view), which would creep if a widget
-kept growing, and the number of Qt objects alive after warm-up and at the end, which shows widgets piling up long
-before RSS does. The video is read unpaced by default, so every frame is inspected and the UI draws the newest.
+growth, Python objects, dropped frames, the trends of wall-clock latency and CPU time per frame. Two more figures
+follow the window's own work: the UI thread's CPU milliseconds to show each batch of results (verdict, counters,
+NG strip, readouts, live view), which would creep if a widget kept growing, and the Qt objects alive after
+warm-up and at the end, which show widgets piling up long before RSS does. The video is read unpaced by default,
+so every frame is inspected and the window draws the newest (`--pace` plays it like a camera instead).
 """
 
 from __future__ import annotations

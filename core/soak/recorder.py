@@ -30,11 +30,30 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+class _Series:
+    """(frame, value) pairs in arrays filled in up front, so that recording adds nothing to the RSS it measures
+    (Python lists of floats grew ~100 bytes a frame: 0.1 MB per 1000 frames, the whole residual growth seen)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.frames = np.full(capacity, np.nan)
+        self.values = np.full(capacity, np.nan)
+        self.count = 0
+
+    def add(self, frame: float, value: float) -> None:
+        if self.count < self.frames.size:
+            self.frames[self.count], self.values[self.count] = frame, value
+            self.count += 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.frames[:self.count], self.values[:self.count]
+
+
 class SoakRecorder:
     """Collects series of milliseconds and RSS samples during a run of `warm_up` + `frames` frames.
 
-    Frame numbers count inspected frames from 1; values at or before `warm_up` are ignored. `read_rss` is how
-    memory is read (the tests give a synthetic one).
+    Frame numbers count inspected frames from 1; values at or before `warm_up` or after the last frame are ignored.
+    A series' storage is made at its first `add`, during warm-up. `read_rss` is how memory is read (the tests give
+    a synthetic one).
     """
 
     def __init__(self, frames: int, warm_up: int, read_rss: Callable[[], float] = rss_mb) -> None:
@@ -44,8 +63,8 @@ class SoakRecorder:
         self.start_mb = 0.0
         self.started = self.warm_started = 0.0
         self.objects_warm = 0
-        self._series: dict[str, tuple[list[float], list[float]]] = {}
-        self._rss: tuple[list[float], list[float]] = ([], [])
+        self._series: dict[str, _Series] = {}
+        self._rss = _Series(self.total // RSS_EVERY_FRAMES + 8)  # every 10th frame, warm-up's, first and last
         self._cpu_mark: tuple[int, float] | None = None
         self._load_start = 0.0
 
@@ -62,10 +81,11 @@ class SoakRecorder:
         self._load_start = os.getloadavg()[0]
 
     def add(self, name: str, frame: int, milliseconds: float) -> None:
-        if frame > self.warm_up:
-            frames, values = self._series.setdefault(name, ([], []))
-            frames.append(frame)
-            values.append(milliseconds)
+        series = self._series.get(name)
+        if series is None:
+            series = self._series[name] = _Series(self.frames)
+        if self.warm_up < frame <= self.total:
+            series.add(frame, milliseconds)
 
     def add_cpu(self, frame: int) -> None:
         """Record the process's CPU time per frame since the previous call (every thread: capture, inference, UI)."""
@@ -77,26 +97,24 @@ class SoakRecorder:
     def sample_rss(self, frame: int, every: int = RSS_EVERY_FRAMES) -> None:
         """Read RSS when `every` frames have passed since the last sample, at the end of warm-up and at the last
         frame (`frame` may jump by several: the window hands over frames in batches)."""
-        frames, values = self._rss
+        last = self._rss.frames[self._rss.count - 1] if self._rss.count else None
         warm_now = frame >= self.warm_up and not self.warm_started
-        due = not frames or frame - frames[-1] >= every or frame >= self.total or warm_now
-        if not due or (frames and frames[-1] == frame):
+        due = last is None or frame - last >= every or frame >= self.total or warm_now
+        if not due or last == frame:
             return
         if warm_now:
             self.warm_started = time.perf_counter()
             self.objects_warm = live_objects()
-        frames.append(frame)
-        values.append(self.read_rss())
+        self._rss.add(frame, self.read_rss())
 
     def report(self, dropped: dict[str, int] | None = None, **context: Any) -> SoakReport:
         """The figures so far (normally called once `total` frames were inspected)."""
-        rss_frames, rss_values = self._rss
-        measured = max(0, int(rss_frames[-1]) - self.warm_up) if rss_frames else 0
+        rss_frames, rss_values = self._rss.arrays()
+        measured = max(0, int(rss_frames[-1]) - self.warm_up) if rss_frames.size else 0
         seconds = time.perf_counter() - (self.warm_started or self.started)
-        trends = {name: latency_trend(frames, values) for name, (frames, values) in self._series.items()}
+        trends = {name: latency_trend(*series.arrays()) for name, series in self._series.items() if series.count}
         context.setdefault("load_average", [round(self._load_start, 2), round(os.getloadavg()[0], 2)])
-        trace = [(int(frame), round(float(mb), 1))
-                 for frame, mb in zip(*thin(np.asarray(rss_frames), np.asarray(rss_values), 200))]
+        trace = [(int(frame), round(float(mb), 1)) for frame, mb in zip(*thin(rss_frames, rss_values, 200))]
         return SoakReport(measured, self.warm_up, seconds, measured / seconds if seconds > 0 else 0.0, dropped or {},
                           rss_figures(self.start_mb, rss_frames, rss_values, self.warm_up), trends, context,
                           (self.objects_warm, live_objects()), trace)
