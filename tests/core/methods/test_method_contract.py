@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pytest
 import torch
 
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
+from core.methods.stfpm.settings import StudentSettings
 from core.methods.registry import METHODS, build_model, get_method, resolve_config
 from core.model_store import load_model
 from core.runtime import open_runtime
@@ -16,13 +19,17 @@ from core.training import train_job
 SIZE = 64
 
 
-def tiny_config(method: str) -> ModelConfig:
-    return ModelConfig(method=method, image_size=SIZE, epochs=1, batch_size=4, coreset_ratio=0.2)
+def tiny_config(method: str, **wanted: float) -> ModelConfig:
+    """A config of `method` at SIZE px with those of `wanted` settings that the method has (the rest default)."""
+    settings = get_method(method).settings
+    names = {item.name for item in fields(settings)}
+    return ModelConfig(method=method, image_size=SIZE,
+                       settings=settings(**{key: value for key, value in wanted.items() if key in names}))
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_fit_save_load_export_and_runtime_parity(method, tiny_categories, tmp_path) -> None:
-    result = run_to_end(train_job(tiny_config(method), tiny_categories, tmp_path / "model", weights="random"))
+    result = run_to_end(train_job(tiny_config(method, epochs=1, batch_size=4, coreset_ratio=0.2), tiny_categories, tmp_path / "model", weights="random"))
     model = load_model(result.model_dir)
     assert model.categories == ["stripes", "waves"]
     assert set(model.manifest["thresholds"]["per_category"]) == {"stripes", "waves"}
@@ -40,7 +47,7 @@ def test_fit_save_load_export_and_runtime_parity(method, tiny_categories, tmp_pa
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_a_defect_scores_higher_than_normal_images(method, tiny_categories, tmp_path) -> None:
     """With ImageNet weights the tiny model already separates a bright square from stripes."""
-    config = ModelConfig(method=method, image_size=SIZE, epochs=5, batch_size=4, coreset_ratio=0.5)
+    config = tiny_config(method, epochs=5, batch_size=4, coreset_ratio=0.5)
     result = run_to_end(train_job(config, tiny_categories[:1], tmp_path / "model"))
     runtime = open_runtime(result.model_dir)
     from core.data.dataset import discover_category, load_test_set
@@ -63,7 +70,7 @@ def test_paste_student_has_no_layers_before_the_first_tap() -> None:
 
 
 def test_student_training_keeps_the_teacher_frozen() -> None:
-    config = resolve_config(ModelConfig(method="stfpm", image_size=SIZE, epochs=1, batch_size=4))
+    config = resolve_config(ModelConfig(method="stfpm", image_size=SIZE, settings=StudentSettings(epochs=1, batch_size=4)))
     model = build_model(config, weights="random")
     before = {key: value.clone() for key, value in model.teacher.state_dict().items()}
     images = torch.randint(0, 255, (8, 3, SIZE, SIZE), dtype=torch.uint8)
