@@ -13,5 +13,5 @@ class ReverseDistillationSettings(MethodSettings):
     batch_size: int = setting(8, "images per training step", minimum=1, maximum=4096)
     learning_rate: float = setting(0.005, "Adam learning rate (betas 0.5 / 0.999, as the paper)", minimum=0,
                                    above=True)
-    embedding_stride: int = setting(2, "the embedding's stride relative to the deepest tapped layer (paper: 2)",
+    embedding_stride: int = setting(1, "the embedding's stride relative to the deepest tapped layer (paper: 2)",
                                     minimum=1, maximum=2)

@@ -37,7 +37,7 @@ class ReverseDistillationModel(nn.Module):
         backbone: str,
         layers: Sequence[int],
         weights: str | Path = PRETRAINED,
-        embedding_stride: int = 2,
+        embedding_stride: int = 1,
         blur_sigma: float = 4.0,
     ) -> None:
         super().__init__()
