@@ -19,6 +19,10 @@ from core.methods.config import ModelConfig
 from core.methods.patchcore.fit import fit_memory_bank
 from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.patchcore.torch_model import PatchcoreModel
+from core.methods.rd.fit import fit_reverse_distillation
+from core.methods.rd.loss import reverse_distillation_loss
+from core.methods.rd.settings import ReverseDistillationSettings
+from core.methods.rd.torch_model import ReverseDistillationModel
 from core.methods.spec import MethodSpec, Training
 from core.methods.stfpm.fit import fit_student
 from core.methods.stfpm.loss import feature_matching_loss
@@ -29,6 +33,11 @@ from core.methods.stfpm.torch_model import StudentTeacherModel
 def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefix: bool) -> nn.Module:
     prefix = min(config.layers) if share_prefix else 0
     return StudentTeacherModel(config.backbone, config.layers, shared_prefix=prefix, weights=weights)
+
+
+def _build_reverse_distillation(config: ModelConfig, weights: str | Path) -> nn.Module:
+    return ReverseDistillationModel(config.backbone, config.layers, weights=weights,
+                                    embedding_stride=config.settings.embedding_stride)
 
 
 def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
@@ -72,6 +81,19 @@ METHODS: dict[str, MethodSpec] = {
         build=_build_patchcore,
         fit=fit_memory_bank,
         networks=("extractor.layers",),
+    ),
+    "rd": MethodSpec(
+        name="rd",
+        family="knowledge distillation",
+        description="Reverse Distillation: a decoder rebuilds a frozen encoder's features from a compact embedding",
+        default_layer_group="equiv",
+        settings=ReverseDistillationSettings,
+        build=_build_reverse_distillation,
+        fit=fit_reverse_distillation,
+        networks=("encoder.layers", "bottleneck", "decoder"),
+        # QAT's SGD rate: see the rd tests / report for how it was chosen.
+        training=Training(trained=("bottleneck", "decoder"), loss_inputs="features", loss=reverse_distillation_loss,
+                          fine_tune_learning_rate=0.01),
     ),
 }
 
