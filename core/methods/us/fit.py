@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from core.jobs import CancelToken, Progress
+from core.methods.common.epochs import training_batches, training_steps
 from core.methods.config import ModelConfig
 from core.methods.us.loss import regression_loss
 from core.methods.us.settings import UninformedStudentsSettings
@@ -76,26 +77,18 @@ def _train_students(
     model: UninformedStudentsModel, images: Tensor, config: ModelConfig, cancel: CancelToken
 ) -> Generator[Progress, None, None]:
     settings: UninformedStudentsSettings = config.settings
-    generator = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.Adam(model.students.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
-    batches_per_epoch = max(1, -(-len(images) // settings.batch_size))
-    total = settings.epochs * batches_per_epoch
+    total = training_steps(len(images), settings.epochs, settings.batch_size)
     model.train()
-    step = 0
-    for epoch in range(settings.epochs):
-        order = torch.randperm(len(images), generator=generator)
-        for start in range(0, len(images), settings.batch_size):
-            cancel.raise_if_cancelled()
-            batch = images[order[start : start + settings.batch_size]].float()
-            if len(batch) < 2 and len(images) >= 2:
-                continue  # a lone image makes batch norm statistics meaningless
-            loss = regression_loss(*model.regress(batch))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            yield Progress(step, total, f"epoch {epoch + 1}/{settings.epochs}", {"loss": float(loss.detach())},
-                           stage="train")
+    batches = training_batches(images, settings.epochs, settings.batch_size, config.seed)
+    for step, (epoch, batch) in enumerate(batches, start=1):
+        cancel.raise_if_cancelled()
+        loss = regression_loss(*model.regress(batch))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        yield Progress(step, total, f"epoch {epoch + 1}/{settings.epochs}", {"loss": float(loss.detach())},
+                       stage="train")
     model.eval()
 
 
