@@ -18,25 +18,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
-from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen import FrozenFeatureModel
 
 
-class PadimModel(nn.Module):
+class PadimModel(FrozenFeatureModel):
     """Frozen backbone + per-position Gaussians; eval forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    fitted_buffers = ("mean", "precision")  # sized by the feature map's positions P = h x w, known once fitted
 
     def __init__(self, backbone: str, layers: Sequence[int], weights: str | Path = PRETRAINED, channels: int = 100,
                  seed: int = 0, blur_sigma: float = 4.0) -> None:
-        super().__init__()
-        self.extractor = FeatureExtractor(backbone, layers, weights)
-        self.extractor.requires_grad_(False)
-        self.blur = GaussianBlur(blur_sigma)
-        available = self._probe_channels()
+        super().__init__(backbone, layers, weights, blur_sigma)
+        available = self.feature_channels
         if channels > available:
             raise InputError(f"channels {channels}: layers {tuple(layers)} of {backbone} give only {available} "
                              f"channels; choose at most {available}")
@@ -44,16 +42,8 @@ class PadimModel(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         chosen = torch.randperm(available, generator=generator)[:channels].sort().values
         self.register_buffer("channel_index", chosen)
-        # Fitted state, sized by the feature map's positions P = h x w, which only fitting knows.
         self.register_buffer("mean", torch.zeros(0, channels))
         self.register_buffer("precision", torch.zeros(0, channels, channels))
-
-    def _probe_channels(self) -> int:
-        with torch.no_grad():
-            return sum(feature.shape[1] for feature in self.extractor(torch.zeros(1, 3, 64, 64)).values())
-
-    def train(self, mode: bool = True) -> "PadimModel":
-        return super().train(False)  # nothing here trains; batch norm must always use its ImageNet statistics
 
     def embed(self, pixels: Tensor) -> Tensor:
         """Patch embeddings N x d x h x w: every tapped layer upsampled (nearest, as in the paper's reference code)
@@ -94,11 +84,3 @@ class PadimModel(nn.Module):
         maps = F.interpolate(distances, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
         maps = self.blur(maps)
         return maps.amax(dim=(1, 2, 3)), maps
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 - torch's signature
-        # The statistics' size is only known once fitted: take the saved shapes before the copy.
-        for name in ("mean", "precision"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
