@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+INVERT_BLOCK = 256  # positions inverted at once
+
 
 class GaussianStatistics:
     """Running sum and sum of outer products of d-dimensional samples at each of `positions` positions."""
@@ -32,17 +34,23 @@ class GaussianStatistics:
         self.sum += samples.sum(dim=1)
         self.outer += samples.transpose(1, 2) @ samples  # batched over positions
 
-    def covariance(self, regularisation: float) -> Tensor:
-        """Unbiased covariance per position plus `regularisation` x I (the PaDiM paper's 0.01 I), float64."""
+    def covariance(self, regularisation: float, positions: slice = slice(None)) -> Tensor:
+        """Unbiased covariance at `positions` plus `regularisation` x I (the PaDiM paper's 0.01 I), float64."""
         if self.count < 2:
             raise ValueError(f"a covariance needs at least 2 samples, got {self.count}")
-        mean = self.sum / self.count
-        covariance = (self.outer - self.count * mean[:, :, None] * mean[:, None, :]) / (self.count - 1)
+        mean = self.sum[positions] / self.count
+        covariance = (self.outer[positions] - self.count * mean[:, :, None] * mean[:, None, :]) / (self.count - 1)
         covariance = 0.5 * (covariance + covariance.transpose(1, 2))  # exactly symmetric despite rounding
         return covariance + regularisation * torch.eye(covariance.shape[-1], dtype=torch.float64)
 
     def finish(self, regularisation: float) -> tuple[Tensor, Tensor]:
-        """(mean P x d, inverse covariance P x d x d), float32, the inverse computed in float64."""
-        precision = torch.linalg.inv(self.covariance(regularisation))
-        precision = 0.5 * (precision + precision.transpose(1, 2))
-        return (self.sum / self.count).float(), precision.float()
+        """(mean P x d, inverse covariance P x d x d), float32, the inverse computed in float64.
+
+        Inverted a block of positions at a time, so the float64 temporaries stay a fraction of the sums' size."""
+        positions = self.sum.shape[0]
+        precision = torch.empty(self.outer.shape, dtype=torch.float32)
+        for start in range(0, positions, INVERT_BLOCK):
+            block = slice(start, start + INVERT_BLOCK)
+            inverse = torch.linalg.inv(self.covariance(regularisation, block))
+            precision[block] = (0.5 * (inverse + inverse.transpose(1, 2))).float()
+        return (self.sum / self.count).float(), precision
