@@ -16,6 +16,9 @@ from torch import nn
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
 from core.methods.config import ModelConfig
+from core.methods.padim.fit import fit_gaussians
+from core.methods.padim.settings import PadimSettings
+from core.methods.padim.torch_model import PadimModel
 from core.methods.patchcore.fit import fit_memory_bank
 from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.patchcore.torch_model import PatchcoreModel
@@ -50,6 +53,11 @@ def _build_uninformed_students(config: ModelConfig, weights: str | Path) -> nn.M
 
 def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
     return PatchcoreModel(config.backbone, config.layers, weights=weights)
+
+
+def _build_padim(config: ModelConfig, weights: str | Path) -> nn.Module:
+    settings: PadimSettings = config.settings
+    return PadimModel(config.backbone, config.layers, weights=weights, channels=settings.channels, seed=config.seed)
 
 
 # SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to absorb the quantization error without
@@ -116,6 +124,17 @@ METHODS: dict[str, MethodSpec] = {
         # QAT's SGD rate: see the rd tests / report for how it was chosen.
         training=Training(trained=("bottleneck", "decoder"), loss_inputs="features", loss=reverse_distillation_loss,
                           fine_tune_learning_rate=0.01),
+    ),
+    "padim": MethodSpec(
+        name="padim",
+        family="memory bank",
+        description="PaDiM: Mahalanobis distance to a Gaussian per patch position over random channels (no training)",
+        # Stride 8 and 16: 1,024 positions at 256 px, so the statistics stay 41 MB (a stride-4 tap would be 164 MB).
+        default_layer_group="patchcore",
+        settings=PadimSettings,
+        build=_build_padim,
+        fit=fit_gaussians,
+        networks=("extractor.layers",),
     ),
 }
 
