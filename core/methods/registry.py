@@ -15,6 +15,10 @@ from torch import nn
 
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
+from core.methods.cfa.fit import fit_cfa
+from core.methods.cfa.loss import coupled_hypersphere_loss
+from core.methods.cfa.settings import CfaSettings
+from core.methods.cfa.torch_model import CfaModel
 from core.methods.config import ModelConfig
 from core.methods.patchcore.fit import fit_memory_bank
 from core.methods.patchcore.settings import PatchcoreSettings
@@ -33,6 +37,13 @@ def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefi
 
 def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
     return PatchcoreModel(config.backbone, config.layers, weights=weights)
+
+
+def _build_cfa(config: ModelConfig, weights: str | Path) -> nn.Module:
+    settings: CfaSettings = config.settings
+    return CfaModel(config.backbone, config.layers, weights=weights, gamma_d=settings.gamma_d,
+                    neighbours=settings.neighbours, hard_negatives=settings.hard_negatives, radius=settings.radius,
+                    margin=settings.margin)
 
 
 # SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to absorb the quantization error without
@@ -72,6 +83,20 @@ METHODS: dict[str, MethodSpec] = {
         build=_build_patchcore,
         fit=fit_memory_bank,
         networks=("extractor.layers",),
+    ),
+    "cfa": MethodSpec(
+        name="cfa",
+        family="memory bank",
+        description="CFA: a patch descriptor adapted so normal patches fall in hyperspheres around a memory bank",
+        # WideResNet50's layer1-3, as the paper taps, at the same share of compute.
+        default_layer_group="equiv",
+        settings=CfaSettings,
+        build=_build_cfa,
+        fit=fit_cfa,
+        networks=("extractor.layers", "descriptor"),
+        # SGD (QAT) at 1/10 of AdamW's rate: SGD steps are not normalised as Adam's, and the loss is scaled by 1/nu.
+        training=Training(trained=("descriptor",), loss_inputs="hypersphere_terms", loss=coupled_hypersphere_loss,
+                          fine_tune_learning_rate=1e-4),
     ),
 }
 
