@@ -7,6 +7,7 @@ from collections.abc import Generator
 import torch
 
 from core.jobs import CancelToken, Progress
+from core.methods.common.training_loop import train_minibatches
 from core.methods.config import ModelConfig
 from core.methods.cfa.kmeans import KMeans
 from core.methods.cfa.loss import coupled_hypersphere_loss
@@ -27,25 +28,11 @@ def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: 
         bank = KMeans(max(1, len(bank) // settings.gamma_c), seed=config.seed).run(bank)
     model.set_memory_bank(bank)
 
-    generator = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.AdamW(model.descriptor.parameters(), lr=settings.learning_rate, weight_decay=5e-4,
                                   amsgrad=True)
-    batches_per_epoch = max(1, -(-len(images) // settings.batch_size))
-    total = settings.epochs * batches_per_epoch
     model.train()
-    step = 0
-    for epoch in range(settings.epochs):
-        order = torch.randperm(len(images), generator=generator)
-        for start in range(0, len(images), settings.batch_size):
-            cancel.raise_if_cancelled()
-            batch = images[order[start : start + settings.batch_size]].float()
-            loss = coupled_hypersphere_loss(*model.hypersphere_terms(batch))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            yield Progress(step, total, f"epoch {epoch + 1}/{settings.epochs}", {"loss": float(loss.detach())},
-                           stage="train")
+    yield from train_minibatches(optimiser, lambda batch: coupled_hypersphere_loss(*model.hypersphere_terms(batch)),
+                                 images, settings.epochs, settings.batch_size, config.seed, cancel)
     model.eval()
 
 
