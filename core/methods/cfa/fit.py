@@ -7,9 +7,8 @@ from collections.abc import Generator
 import torch
 
 from core.jobs import CancelToken, Progress
-from core.methods.common.training_loop import train_minibatches
+from core.methods.common.gradient_fit import fit_by_gradient
 from core.methods.config import ModelConfig
-from core.methods.cfa.kmeans import KMeans
 from core.methods.cfa.loss import coupled_hypersphere_loss
 from core.methods.cfa.settings import CfaSettings
 from core.methods.cfa.torch_model import CfaModel
@@ -25,15 +24,14 @@ def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: 
     bank = yield from initial_memory_bank(model, images, cancel)
     if settings.gamma_c > 1:
         yield Progress(0, 0, f"compressing {len(bank)} memory entries by K-means", stage="memory")
-        bank = KMeans(max(1, len(bank) // settings.gamma_c), seed=config.seed).run(bank)
+        bank = k_means_centroids(bank, max(1, len(bank) // settings.gamma_c), config.seed)
     model.set_memory_bank(bank)
 
     optimiser = torch.optim.AdamW(model.descriptor.parameters(), lr=settings.learning_rate, weight_decay=5e-4,
                                   amsgrad=True)
-    model.train()
-    yield from train_minibatches(optimiser, lambda batch: coupled_hypersphere_loss(*model.hypersphere_terms(batch)),
-                                 images, settings.epochs, settings.batch_size, config.seed, cancel)
-    model.eval()
+    yield from fit_by_gradient(model, optimiser, images,
+                               lambda batch: coupled_hypersphere_loss(*model.hypersphere_terms(batch)),
+                               settings.epochs, settings.batch_size, config.seed, cancel)
 
 
 def initial_memory_bank(model: CfaModel, images: torch.Tensor, cancel: CancelToken
@@ -54,3 +52,13 @@ def initial_memory_bank(model: CfaModel, images: torch.Tensor, cancel: CancelTok
                            stage="memory")
     mean = total / len(images)
     return mean.flatten(1).T.contiguous()
+
+
+def k_means_centroids(points: torch.Tensor, clusters: int, seed: int) -> torch.Tensor:
+    """`clusters` centroids of an M x C matrix (scikit-learn's k-means++ and Lloyd), reproducible for a seed."""
+    from sklearn.cluster import KMeans  # only a compressed bank (gamma_c > 1) needs it
+
+    if clusters >= len(points):
+        return points.clone()
+    fitted = KMeans(n_clusters=clusters, n_init=1, random_state=seed).fit(points.double().numpy())
+    return torch.from_numpy(fitted.cluster_centers_).to(points.dtype)

@@ -14,7 +14,6 @@ from core.export.trt_check import assert_tensorrt_compatible
 from core.jobs import CancelToken, run_to_end
 from core.methods.cfa.descriptor import CoordConvDescriptor
 from core.methods.cfa.fit import fit_cfa, initial_memory_bank
-from core.methods.cfa.kmeans import KMeans
 from core.methods.cfa.loss import NU, coupled_hypersphere_loss
 from core.methods.cfa.settings import CfaSettings
 from core.methods.config import ModelConfig
@@ -72,15 +71,6 @@ def test_gamma_c_compresses_the_bank_by_k_means_and_gamma_d_the_channels() -> No
     assert model.descriptor_dim == backbone_channels // 2 and model.descriptor.conv.out_channels == backbone_channels // 2
     run_to_end(fit_cfa(model, images(4), config, CancelToken()))
     assert model.memory_bank.shape == (16 * 16 // 4, model.descriptor_dim)
-
-
-def test_k_means_finds_separated_clusters() -> None:
-    generator = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    points = (centres[:, None] + 0.1 * torch.randn(3, 50, 2, generator=generator)).reshape(-1, 2)
-    found = KMeans(clusters=3, seed=1).run(points)
-    nearest = torch.cdist(centres, found).min(dim=1).values
-    assert nearest.max() < 0.1
 
 
 def test_loss_attracts_the_k_nearest_and_repels_the_hard_negatives() -> None:
