@@ -1,5 +1,4 @@
 """The base of methods that fit statistics on a frozen pre-trained backbone and train nothing (PaDiM, PatchCore).
-model has the same parts and can take this base).
 
 It holds the shared feature extractor (always in eval mode: batch norm keeps its ImageNet statistics), the map's
 Gaussian blur, the number of channels the tapped layers give, and lets fitted buffers whose size only fitting knows
