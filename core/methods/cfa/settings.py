@@ -10,7 +10,7 @@ from core.methods.settings import MethodSettings, setting
 @dataclass(frozen=True)
 class CfaSettings(MethodSettings):
     epochs: int = setting(30, "training epochs of the patch descriptor", minimum=1, maximum=10_000)
-    batch_size: int = setting(4, "images per training step", minimum=1, maximum=4096)
+    batch_size: int = setting(4, "images per training step", minimum=1, maximum=1024)
     learning_rate: float = setting(1e-3, "AdamW learning rate (weight decay 5e-4, AMSGrad)", minimum=0, above=True)
     gamma_d: int = setting(1, "descriptor channel reduction: it outputs the backbone's channels / gamma_d",
                            minimum=1, maximum=64)

@@ -10,7 +10,7 @@ from core.methods.settings import MethodSettings, setting
 @dataclass(frozen=True)
 class ReverseDistillationSettings(MethodSettings):
     epochs: int = setting(20, "training epochs", minimum=1, maximum=10_000)
-    batch_size: int = setting(8, "images per training step", minimum=1, maximum=4096)
+    batch_size: int = setting(8, "images per training step", minimum=1, maximum=1024)
     learning_rate: float = setting(0.005, "Adam learning rate (betas 0.5 / 0.999, as the paper)", minimum=0,
                                    above=True)
     embedding_stride: int = setting(1, "the embedding's stride relative to the deepest tapped layer (paper: 2)",
