@@ -16,12 +16,9 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from core.errors import InputError
-from core.export.onnx_export import export_onnx
 from core.export.trt_check import TARGETS, Finding, assert_tensorrt_compatible, check_onnx_for_tensorrt
 from core.export.trt_support.restrictions import compile_restrictions
 from core.export.trt_support.table import load_table, parse_table
-from core.methods.config import ModelConfig
-from core.methods.registry import build_model, resolve_config
 
 BOTH = sorted(TARGETS)
 FLOAT = TensorProto.FLOAT
@@ -382,14 +379,4 @@ def test_tf_efficientnet_lite0_export_passes(tmp_path) -> None:
         assert check_onnx_for_tensorrt(path, target) == []
 
 
-@pytest.fixture(scope="module", params=["stfpm", "paste", "patchcore"])
-def method_export(request, tmp_path_factory) -> Path:
-    network = build_model(resolve_config(ModelConfig(method=request.param, image_size=64)), weights="random")
-    if request.param == "patchcore":  # an unfitted bank is empty; any bank gives the exported graph its shape
-        network.set_memory_bank(torch.randn(64, network.embedding_dim), neighbours=9)
-    return export_onnx(network, 64, tmp_path_factory.mktemp(request.param) / "model.onnx")
-
-
-@pytest.mark.parametrize("target", BOTH)
-def test_our_method_exports_pass(method_export, target) -> None:
-    assert_tensorrt_compatible(method_export, target)
+# Every registered method's exports pass both tables: see tests/core/methods/test_method_contract.py.

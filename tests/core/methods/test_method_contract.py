@@ -49,11 +49,12 @@ def test_fit_save_load_export_and_runtime_parity(method, tiny_categories, tmp_pa
     np.testing.assert_allclose(onnx_maps, torch_maps, rtol=1e-3, atol=1e-4 * float(np.abs(torch_maps).max()))
 
 
-# Every export a user can pick, for every method: FP32 and FP16 for ONNX Runtime, INT8 by PTQ for the CPU and for
+# Every export a user can pick, for every method: FP32 and FP16 for ONNX Runtime, FP32 for TensorRT 10, INT8 by PTQ for the CPU and for
 # TensorRT 8.5 (the export itself runs the operator check), and INT8 by QAT where the method trains a network.
 VARIANTS = {
     "fp32": VariantSpec("fp32"),
     "fp16": VariantSpec("fp16"),
+    "fp32-tensorrt10": VariantSpec("fp32", target="tensorrt10"),
     "int8-ptq-cpu": VariantSpec("int8", "ptq", "train", "cpu", calibration_samples=8),
     "int8-ptq-tensorrt8": VariantSpec("int8", "ptq", "train", "tensorrt8", calibration_samples=8),
     "int8-qat-cpu": VariantSpec("int8", "qat", None, "cpu", qat_epochs=1),
