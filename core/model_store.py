@@ -75,7 +75,7 @@ def save_model(
         save_file(state, str(directory / WEIGHTS))
         files = [WEIGHTS]
         if export_graph:
-            from core.export.onnx_export import export_onnx
+            from core.onnx_export import export_onnx
 
             export_onnx(network, config.image_size, directory / ONNX_GRAPH)
             files.append(ONNX_GRAPH)

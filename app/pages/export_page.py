@@ -27,7 +27,7 @@ from app.qt_worker import QtJobWorker, call_job
 from app.settings import AppSettings
 from app.widgets.deploy_form import QtDeployForm
 from app.widgets.error_banner import QtMessageBanner
-from core.deploy.bundle import BUNDLE_FORMAT
+from core.bundle import BUNDLE_FORMAT
 from core.deploy.connection import SshTarget
 from core.deploy.errors import KeyNeedsPassphrase, UnknownHostKey
 from core.deploy.host_keys import trust_host_key

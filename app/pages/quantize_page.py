@@ -28,7 +28,7 @@ from app.widgets.quantize_options import QtQuantizeOptions
 from app.widgets.variant_plot import QtAccuracyLatencyPlot
 from app.widgets.variant_table import QtVariantTable
 from core.commands.compare import default_variants
-from core.deploy.bundle import BUNDLE_FORMAT
+from core.bundle import BUNDLE_FORMAT
 from core.export.comparison import compare_job
 from core.errors import InputError
 from core.export.variants import VariantSpec

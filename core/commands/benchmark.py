@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.commands import arg_types
-from core.commands.latency import measure
+from core.runtime.latency import measure
 from core.methods.registry import METHODS
 from core.model_store import load_model, read_manifest
 from core.profiling import count_macs

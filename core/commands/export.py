@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.deploy.bundle import is_bundle_directory
+from core.bundle import is_bundle_directory
 from core.errors import InputError
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.ptq import RANGE_METHODS

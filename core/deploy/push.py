@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.deploy import releases
-from core.deploy.bundle import GRAPH_FILE, MANIFEST, bundle_files, verify_bundle
+from core.bundle import GRAPH_FILE, MANIFEST, bundle_files, verify_bundle
 from core.files import sha256_of
 from core.deploy.connection import ConnectionLost, SshTarget, open_client
 from core.deploy.device import build_engine

@@ -17,11 +17,11 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.commands.latency import measure
 from core.evaluation import evaluate_job
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import CancelToken, Progress
 from core.runtime import open_runtime
+from core.runtime.latency import measure
 
 METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
 STAGE = "compare"

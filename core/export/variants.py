@@ -73,7 +73,7 @@ def export_variant_job(
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, Path]:
     """Write the bundle for `spec` at `out_dir` (atomically) and return its path."""
-    from core.deploy.bundle import write_bundle
+    from core.bundle import write_bundle
 
     cancel = cancel or CancelToken()
     started = time.monotonic()

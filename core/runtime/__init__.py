@@ -102,7 +102,7 @@ def is_bundle(path: Path) -> bool:
 
 
 def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRuntime:
-    from core.deploy.bundle import GRAPH_FILE, verify_bundle
+    from core.bundle import GRAPH_FILE, verify_bundle
     from core.runtime.onnx_backend import OnnxRuntime
 
     if prefer == "pytorch":

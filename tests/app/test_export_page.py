@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from app.model_state import QtActiveModel
 from app.pages.export_page import ExportPage
 from app.settings import AppSettings
-from core.deploy.bundle import verify_bundle
+from core.bundle import verify_bundle
 from tests.core.deploy.deploy_testkit import SSHD, SshServer, fake_trtexec, make_bundle
 
 

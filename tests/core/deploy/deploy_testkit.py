@@ -20,7 +20,7 @@ import psutil
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from core.deploy.bundle import write_bundle
+from core.bundle import write_bundle
 from core.deploy.connection import SshTarget
 
 SSHD = Path("/usr/sbin/sshd")

@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto
 
-from core.deploy.bundle import (BUNDLE_FORMAT, MANIFEST, bundle_files, read_bundle_manifest, sha256_of,
+from core.bundle import (BUNDLE_FORMAT, MANIFEST, bundle_files, read_bundle_manifest, sha256_of,
                                 verify_bundle, write_bundle)
 from core.deploy.source import resolve_bundle
 from core.errors import InputError

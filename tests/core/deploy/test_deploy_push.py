@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from deploy_testkit import SshServer, fake_trtexec, make_bundle, recorded_build_arguments
 
-from core.deploy.bundle import MANIFEST, sha256_of, verify_bundle
+from core.bundle import MANIFEST, sha256_of, verify_bundle
 from core.deploy.connection import SshTarget, open_client
 from core.deploy.errors import (AuthenticationFailed, ConnectionFailed, DeployError, EngineNotBuilt,
                                 HostKeyMismatch, KeyNeedsPassphrase, UnknownHostKey)

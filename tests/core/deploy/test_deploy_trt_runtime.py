@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 from deploy_testkit import NORMALISATION, SIZE, input_spec
 
-from core.deploy.bundle import MANIFEST
+from core.bundle import MANIFEST
 from core.deploy.device.trt_runtime import RuntimeProblem, TrtRuntime, output_roles, prepare_batch, read_manifest
 
 

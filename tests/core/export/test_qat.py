@@ -12,7 +12,7 @@ import torch
 from onnx import numpy_helper
 
 from core.errors import Cancelled, InputError
-from core.export.onnx_export import INPUT_NAME
+from core.onnx_export import INPUT_NAME
 from core.export.qat import fine_tune, qat_job
 from core.export.trt_check import assert_tensorrt_compatible
 from core.inference import to_pixels

@@ -16,7 +16,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from core.errors import InputError
-from core.export.onnx_export import export_onnx
+from core.onnx_export import export_onnx
 from core.export.trt_check import TARGETS, Finding, assert_tensorrt_compatible, check_onnx_for_tensorrt
 from core.export.trt_support.restrictions import compile_restrictions
 from core.export.trt_support.table import load_table, parse_table

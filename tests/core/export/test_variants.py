@@ -108,7 +108,7 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
 
 
 def read_manifest_of_bundle(bundle):
-    from core.deploy.bundle import verify_bundle
+    from core.bundle import verify_bundle
 
     return verify_bundle(bundle)
 

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from core.artefact_dir import MODEL_FORMAT, is_plain_name
 from core.cli import main
-from core.deploy.bundle import MANIFEST, verify_bundle, write_bundle
+from core.bundle import MANIFEST, verify_bundle, write_bundle
 from core.errors import InputError
 from core.files import sha256_of
 from core.model_manifest import read_manifest

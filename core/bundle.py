@@ -31,7 +31,7 @@ from typing import Any
 
 from core.artefact_dir import (BUNDLE_FORMAT, KINDS, MANIFEST, check_format, contained_file, is_plain_name,
                                listed_files, read_manifest_json, verify_files)
-from core.deploy.graph_facts import GraphFacts, inspect_graph, output_role
+from core.graph_facts import GraphFacts, inspect_graph, output_role
 from core.errors import InputError
 from core.files import sha256_of, write_directory_atomically
 
@@ -41,7 +41,7 @@ DEVICE_DIR = "device"
 DEVICE_SCRIPTS = ("build_engine.py", "trt_runtime.py")
 PRECISIONS = ("fp32", "fp16", "int8")
 INPUT_DTYPES = ("uint8", "float32", "float16")
-_SOURCE_SCRIPTS = Path(__file__).parent / "device"
+_SOURCE_SCRIPTS = Path(__file__).parent / "deploy" / "device"  # copied as files: the bundle imports no deploy code
 _RESERVED = frozenset({"format", "format_version", "precision", "input", "outputs", "normalisation", "thresholds",
                        "categories", "graph", "files", "created_by"})
 
@@ -177,7 +177,7 @@ def _files_below(directory: Path) -> list[str]:
 def _created_by() -> dict[str, str]:
     import onnx
 
-    return {"tool": "inspection-station core.deploy.bundle", "python": platform.python_version(),
+    return {"tool": "inspection-station core.bundle", "python": platform.python_version(),
             "onnx": onnx.__version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
