@@ -153,7 +153,7 @@ def test_an_encrypted_key_asks_for_its_passphrase_and_a_model_folder_is_exported
     result = page.last_result
     assert result is not None and not result.engine_built
     deployed = verify_bundle(remote / "current")
-    assert deployed["precision"] == "int8" and deployed["source_model"] == str(tiny_model.absolute())
+    assert deployed.precision == "int8" and deployed.source_model == str(tiny_model.absolute())
     assert "engine not built" in page.stage_label.text()
     settings.store.sync()
     stored = Path(settings.store.fileName()).read_text()
