@@ -14,11 +14,13 @@ from core.data.demo import DEMO_VERSION, ensure_demo_dataset
 from core.errors import InputError
 from core.jobs import CancelToken, Progress, run_to_end
 from core.methods.config import ModelConfig
+from core.methods.stfpm.settings import StudentSettings
 from core.model_manifest import read_manifest
 from core.training import train_job
 
 SHIPPED_DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "demo_model"
-DEMO_CONFIG = ModelConfig(method="stfpm", backbone="tf_efficientnet_lite0", image_size=256, epochs=30, batch_size=8)
+DEMO_CONFIG = ModelConfig(method="stfpm", backbone="tf_efficientnet_lite0", image_size=256,
+                          settings=StudentSettings(epochs=30, batch_size=8))
 
 
 def cached_demo_model_dir() -> Path:

@@ -27,7 +27,7 @@ from core.backbones.weights import RANDOM
 from core.errors import InputError
 from core.files import write_directory_atomically
 from core.methods.config import ModelConfig
-from core.methods.registry import build_model
+from core.methods.registry import build_model, config_from_dict
 from core.model_manifest import (MANIFEST, ONNX_GRAPH, WEIGHTS, ModelManifest, Normalisation, Thresholds,
                                  read_manifest, with_files, write_manifest)
 from core.onnx_export import export_onnx
@@ -113,7 +113,7 @@ def load_model(path: Path) -> LoadedModel:
     path = Path(path)
     manifest = read_manifest(path)
     try:
-        config = ModelConfig.from_dict(dict(manifest.config))
+        config = config_from_dict(dict(manifest.config), str(path / MANIFEST))
         network = build_model(config, weights=RANDOM)  # every weight, the teacher's included, comes from the file
     except (TypeError, ValueError, KeyError, InputError) as error:  # InputError: an unknown method or backbone
         raise InputError(f"{path / MANIFEST}: its 'config' does not describe a model this version can build "

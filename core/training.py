@@ -1,7 +1,7 @@
 """Train one unified model over several product categories, choose its thresholds and save it atomically.
 
 Example:
-    >>> config = ModelConfig(method="stfpm", epochs=10)
+    >>> config = ModelConfig(method="stfpm", settings=StudentSettings(epochs=10))
     >>> result = run_to_end(train_job(config, [Path("data/bottle"), Path("data/tile")], Path("models/demo")))
 """
 

@@ -1,22 +1,15 @@
 """Method, backbone and layer group, picked from the engine's registries with a one-line description of each,
-plus image size and epochs."""
+plus image size and the method's own settings."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
 
-from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE
+from app.widgets.method_settings import QtMethodSettings
+from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE, LAYER_GROUP_DESCRIPTIONS
 from core.methods.config import ModelConfig
 from core.methods.registry import DEFAULT_METHOD, METHODS
 
-GROUP_DESCRIPTIONS = {
-    "low": "three early layers: fine texture and small defects, cheapest",
-    "mid": "three middle layers: detail and context balanced",
-    "high": "three deep layers: more context, coarser maps",
-    "equiv": "the layers at the share of compute WideResNet50's layer1-3 have (STFPM's default)",
-    "paste": "equiv with a deeper first layer that teacher and student share (PaSTe's default)",
-    "patchcore": "the ends of the stride-8 and stride-16 stages (PatchCore's default)",
-}
 IMAGE_SIZES = (64, 128, 192, 224, 256, 320, 384, 512)
 
 
@@ -46,8 +39,7 @@ class QtModelOptions(QWidget):
         self.image_size = QComboBox()
         for size in IMAGE_SIZES:
             self.image_size.addItem(f"{size} x {size}", size)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 500)
+        self.method_settings = QtMethodSettings()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Method", self.method)
@@ -57,18 +49,20 @@ class QtModelOptions(QWidget):
         form.addRow("Layer group", self.layer_group)
         form.addRow("", self.group_help)
         form.addRow("Image size", self.image_size)
-        form.addRow("Epochs", self.epochs)
+        form.addRow("Settings", self.method_settings)
         self.method.currentIndexChanged.connect(self._method_changed)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
         self.layer_group.currentIndexChanged.connect(self._group_changed)
         self.set_choice(DEFAULT_METHOD, DEFAULT_BACKBONE, 256)
 
-    def set_choice(self, method: str, backbone: str, image_size: int, epochs: int = 0, layer_group: str = "") -> None:
+    def set_choice(self, method: str, backbone: str, image_size: int, layer_group: str = "",
+                   **settings: float) -> None:
+        """Show this choice; `settings` override the method's defaults by name (epochs=3)."""
         self.backbone.setCurrentIndex(max(0, self.backbone.findData(backbone)))
         self.method.setCurrentIndex(max(0, self.method.findData(method)))
         self._method_changed()
-        if epochs:
-            self.epochs.setValue(epochs)
+        if settings:
+            self.method_settings.show_settings(METHODS[str(self.method.currentData())].settings, settings)
         if layer_group:
             self.layer_group.setCurrentIndex(max(0, self.layer_group.findData(layer_group)))
         index = self.image_size.findData(image_size)
@@ -82,13 +76,12 @@ class QtModelOptions(QWidget):
         return ModelConfig(method=method, backbone=str(self.backbone.currentData()),
                            layer_group=str(self.layer_group.currentData()),
                            image_size=int(self.image_size.currentData()),
-                           epochs=self.epochs.value() if self.epochs.isEnabled() else 0)
+                           settings=self.method_settings.settings())
 
     def _method_changed(self) -> None:
         spec = METHODS[str(self.method.currentData())]
         self.method_help.setText(spec.description)
-        self.epochs.setValue(spec.default_epochs)
-        self.epochs.setEnabled(spec.family != "memory bank")  # PatchCore builds its memory bank in one pass
+        self.method_settings.show_settings(spec.settings)
         self._fill_groups()
 
     def _backbone_changed(self) -> None:
@@ -108,4 +101,7 @@ class QtModelOptions(QWidget):
         self._group_changed()
 
     def _group_changed(self) -> None:
-        self.group_help.setText(GROUP_DESCRIPTIONS.get(str(self.layer_group.currentData()), ""))
+        group = str(self.layer_group.currentData())
+        users = [name for name, spec in METHODS.items() if spec.default_layer_group == group]
+        default_of = f" (default of {', '.join(users)})" if users else ""
+        self.group_help.setText(LAYER_GROUP_DESCRIPTIONS.get(group, "") + default_of)

@@ -11,6 +11,7 @@ from app.settings import AppSettings
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.ptq import RANGE_METHODS
 from core.export.variants import PRECISIONS, TARGETS, VariantSpec
+from core.methods.registry import METHODS
 
 PRECISION_TITLES = {"fp32": "FP32", "fp16": "FP16", "int8": "INT8"}
 METHOD_TITLES = {"ptq": "PTQ: post-training quantization (calibration only, seconds)",
@@ -20,7 +21,6 @@ CALIBRATION_TITLES = {"train": "training normal images", "heldout": "held-out no
 RANGE_TITLES = {"minmax": "min-max", "entropy": "entropy", "percentile": "percentile"}
 TARGET_TITLES = {"cpu": "CPU (ONNX Runtime, uint8 activations)", "tensorrt8": "TensorRT 8.5 (Jetson, JetPack 5)",
                  "tensorrt10": "TensorRT 10 (Jetson, JetPack 6)"}
-TRAINABLE_METHODS = ("stfpm", "paste")  # QAT fine-tunes a network; PatchCore has none to train
 
 
 def _combo(titles: dict[str, str], names: tuple[str, ...]) -> QComboBox:
@@ -66,6 +66,7 @@ class QtQuantizeOptions(QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color:#555;")
         self._trainable = True
+        self._model_method = ""
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Precision", self.precision)
@@ -85,8 +86,9 @@ class QtQuantizeOptions(QWidget):
         self._update()
 
     def set_model_method(self, method: str) -> None:
-        """QAT needs a network to fine-tune: offered for STFPM and PaSTe, not for PatchCore."""
-        self._trainable = method in TRAINABLE_METHODS
+        """QAT needs a network to fine-tune: offered for the methods whose spec says they train."""
+        self._model_method = method
+        self._trainable = method in METHODS and METHODS[method].trains
         self._update()
 
     def set_choice(self, spec: VariantSpec) -> None:
@@ -145,5 +147,7 @@ class QtQuantizeOptions(QWidget):
             flavour = ("uint8 activations, int8 weights (fast with ONNX Runtime on x86)" if target == "cpu"
                        else "symmetric int8, zero points 0, Q/DQ placed for TensorRT to fuse")
             return f"Static Q/DQ quantization: {flavour}."
-        note = "Fine-tunes a copy with fake quantization, the teacher frozen in eval mode."
-        return note if self._trainable else "QAT needs STFPM or PaSTe: PatchCore has no network to fine-tune."
+        if self._trainable:
+            return "Fine-tunes a copy with fake quantization; the frozen parts stay as they were."
+        trainable = ", ".join(name for name, spec in METHODS.items() if spec.trains)
+        return f"QAT needs a method that trains a network ({trainable}): {self._model_method} has none to fine-tune."

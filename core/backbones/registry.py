@@ -21,7 +21,15 @@ from core.errors import InputError
 
 IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-LAYER_GROUPS = ("low", "mid", "high", "equiv", "paste", "patchcore")
+LAYER_GROUP_DESCRIPTIONS = MappingProxyType({
+    "low": "three early layers: fine texture and small defects, cheapest",
+    "mid": "three middle layers: detail and context balanced",
+    "high": "three deep layers: more context, coarser maps",
+    "equiv": "the layers at the share of compute WideResNet50's layer1-3 have",
+    "paste": "equiv with a deeper first layer, so that a student can share the layers before it",
+    "patchcore": "the ends of the stride-8 and stride-16 stages (WideResNet50's layer2 + layer3 analogue)",
+})
+LAYER_GROUPS = tuple(LAYER_GROUP_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)

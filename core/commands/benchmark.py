@@ -7,6 +7,7 @@ table. This is the seed of the methods x backbones x layer-groups resource bench
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 import json
 import subprocess
 import sys
@@ -14,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core.commands import arg_types
-from core.runtime.latency import measure
-from core.methods.registry import METHODS
+from core.methods.registry import METHODS, get_method
 from core.model_manifest import read_manifest
 from core.model_store import load_model
 from core.profiling import count_macs
+from core.runtime.latency import measure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["stfpm", "paste", "patchcore"])
     parser.add_argument("--settings", nargs="+", choices=["unified", "per-category"], default=["unified", "per-category"])
     parser.add_argument("--backbone", default="tf_efficientnet_lite0")
-    parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None)
+    parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None,
+                        help="training epochs of the methods that train (default: each method's own)")
     parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
     parser.add_argument("--out", type=arg_types.output_folder, required=True)
     parser.set_defaults(run=run)
@@ -38,7 +40,7 @@ def run_cell(method: str, data: list[Path], name: str, args: argparse.Namespace)
     model_dir = args.out / "models" / name
     train = [sys.executable, "-m", "core", "train", "--data", *map(str, data), "--method", method,
              "--backbone", args.backbone, "--image-size", str(args.image_size), "--out", str(model_dir)]
-    if args.epochs:
+    if args.epochs and any(item.name == "epochs" for item in fields(get_method(method).settings)):
         train += ["--epochs", str(args.epochs)]
     subprocess.run(train, check=True, stdout=subprocess.DEVNULL)
     report = args.out / f"{name}.json"

@@ -7,12 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE
+from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE, LAYER_GROUPS
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
 from core.files import check_replaceable
 from core.methods.config import ModelConfig
-from core.methods.registry import DEFAULT_METHOD, METHODS
+from core.commands.setting_flags import add_setting_flags, settings_from_args
+from core.methods.registry import DEFAULT_METHOD, METHODS, get_method
 from core.model_store import is_model_directory
 from core.training import train_job
 
@@ -21,29 +22,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train one unified model on normal images of several categories")
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR",
                         help="category folders (MVTec AD layout or plain folders of normal images)")
-    parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
+    parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
+                        help="; ".join(f"{name}: {spec.description}" for name, spec in METHODS.items()))
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default=DEFAULT_BACKBONE)
-    parser.add_argument("--layers", choices=["low", "mid", "high", "equiv", "paste", "patchcore"], default=None,
-                        help="layer group (default: the method's own: equiv for STFPM, paste for PaSTe, ...)")
+    parser.add_argument("--layers", choices=LAYER_GROUPS, default=None,
+                        help="layer group (default: the method's own)")
     parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
-    parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None,
-                        help="training epochs (knowledge-distillation methods)")
-    parser.add_argument("--batch-size", type=arg_types.BATCH_SIZE, default=8)
-    parser.add_argument("--coreset-ratio", type=arg_types.real_number(0, 1, above=True), default=None,
-                        help="PatchCore: share of patches kept")
     parser.add_argument("--seed", type=arg_types.SEED, default=0)
     parser.add_argument("--weights", default="imagenet", help="'imagenet' (default), 'random' or a state-dict file")
     parser.add_argument("--out", type=arg_types.replaced_folder, required=True, metavar="MODEL_DIR")
+    add_setting_flags(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_replaceable(args.out, is_model_directory, "model directory")  # now, not after the training
-    config = ModelConfig(
-        method=args.method, backbone=args.backbone, layer_group=args.layers or "", image_size=args.image_size,
-        epochs=args.epochs or 0, batch_size=args.batch_size, seed=args.seed,
-        **({"coreset_ratio": args.coreset_ratio} if args.coreset_ratio else {}),
-    )
+    config = ModelConfig(method=args.method, backbone=args.backbone, layer_group=args.layers or "",
+                         image_size=args.image_size, seed=args.seed,
+                         settings=settings_from_args(get_method(args.method), args))
     result = run_with_bars(train_job(config, args.data, args.out, weights=args.weights))
     for path, reason in result.summary["skipped_images"]:
         print(f"skipped {path}: {reason}", file=sys.stderr)

@@ -5,9 +5,10 @@ Two flavours, because the two places it runs want different things:
   on x86, and correct on every x86 CPU: without VNNI its kernels add pairs of u8 x s8 products in 16 bits, which
   full-range weights overflow (see `core.runtime.integer_path`).
 - "tensorrt": int8 symmetric activations and weights, zero points 0 — what TensorRT's explicit quantization takes.
-The networks' convolutions, ReLU6 clips and residual additions are quantized, so that INT8 flows from one
-convolution to the next; the anomaly-map arithmetic (feature normalisation, distances, the Gaussian blur, the image
-score) stays FP32: it is cheap, and quantizing a difference of two features destroys it.
+The networks' convolutions, ReLU6 clips and residual additions (the networks the method's spec declares) are
+quantized, so that INT8 flows from one convolution to the next; the anomaly-map arithmetic (feature normalisation,
+distances, the Gaussian blur, the image score) stays FP32: it is cheap, and quantizing a difference of two features
+destroys it.
 
 The graph first goes through ONNX Runtime's quantization pre-processing (shape inference and its hardware-independent
 optimisations), which folds each 'SAME' Pad into its Conv: left in place, every Pad would sit between a
@@ -17,12 +18,14 @@ DequantizeLinear and a QuantizeLinear and break the INT8 chain.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
 
 from core.errors import InputError
+from core.export.scopes import in_modules
 
 FLAVOURS = ("cpu", "tensorrt")
 RANGE_METHODS = ("minmax", "entropy", "percentile")
@@ -31,7 +34,6 @@ QUANTIZED_OPERATORS = ["Conv", "Clip", "Add"]
 # entropy search over 128 quantized bins, the percentile at 99.999 %.
 HISTOGRAM_SETTINGS = {"entropy": {"num_bins": 2048, "num_quantized_bins": 128},
                       "percentile": {"num_bins": 2048, "percentile": 99.999}}
-FP32_ONLY_PREFIXES = ("/blur/",)  # the map's Gaussian blur is a convolution too, but part of the arithmetic
 
 
 def _calibration_method(name: str):  # noqa: ANN202 - onnxruntime's CalibrationMethod, imported late (heavy)
@@ -55,9 +57,11 @@ class _ArrayReader:
 
 
 def quantize_ptq(
-    fp32_path: Path, out_path: Path, calibration: np.ndarray, flavour: str = "cpu", range_method: str = "minmax"
+    fp32_path: Path, out_path: Path, calibration: np.ndarray, networks: Sequence[str], flavour: str = "cpu",
+    range_method: str = "minmax",
 ) -> Path:
-    """Write an INT8 Q/DQ copy of `fp32_path` at `out_path`, calibrated on `calibration` (N x 3 x S x S float32)."""
+    """Write an INT8 Q/DQ copy of `fp32_path` at `out_path`, calibrated on `calibration` (N x 3 x S x S float32),
+    quantizing the nodes of `networks` (module paths, see `core.export.scopes`) only."""
     if flavour not in FLAVOURS:
         raise InputError(f"unknown quantization flavour '{flavour}' (choose from {', '.join(FLAVOURS)})")
     if range_method not in RANGE_METHODS:
@@ -65,7 +69,7 @@ def quantize_ptq(
     with tempfile.TemporaryDirectory(prefix="ptq-") as scratch:
         prepared = _prepared(Path(fp32_path), Path(scratch) / "prepared.onnx")
         ranges = _calibrated_ranges(prepared, Path(scratch), calibration, flavour == "tensorrt", range_method)
-        _quantize(prepared, Path(out_path), ranges, flavour == "tensorrt", range_method)
+        _quantize(prepared, Path(out_path), ranges, flavour == "tensorrt", range_method, networks)
     return Path(out_path)
 
 
@@ -103,11 +107,12 @@ def _calibrated_ranges(prepared: Path, scratch: Path, calibration: np.ndarray, s
     return ranges
 
 
-def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool, range_method: str) -> None:
+def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool, range_method: str,
+              networks: Sequence[str]) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     graph = onnx.load(str(prepared), load_external_data=False)
-    excluded = [node.name for node in graph.graph.node if is_fp32_arithmetic(node.name)]
+    excluded = [node.name for node in graph.graph.node if not in_modules(node.name, networks)]
     quantize_static(
         str(prepared),
         str(out_path),
@@ -131,8 +136,3 @@ def _quantize(prepared: Path, out_path: Path, ranges: Path, symmetric: bool, ran
         },
     )
 
-
-def is_fp32_arithmetic(node_name: str) -> bool:
-    """Nodes of the anomaly-map arithmetic: the forward's own operations (one scope deep, "/Sub_2", "/Clip_1") and
-    the blur. Everything deeper ("/teacher/layers.3/Add") belongs to a network."""
-    return node_name.count("/") < 2 or node_name.startswith(FP32_ONLY_PREFIXES)

@@ -27,6 +27,7 @@ from core.export.fp16 import convert_to_fp16
 from core.export.ptq import quantize_ptq
 from core.export.report import REPORT_FILE, report_markdown, variant_report
 from core.jobs import CancelToken, Progress
+from core.methods.registry import get_method
 from core.metrics import ThresholdChooser
 from core.model_manifest import ONNX_GRAPH, ModelManifest, Thresholds, read_manifest
 from core.runtime.onnx_backend import OnnxRuntime
@@ -123,15 +124,16 @@ def _make_graph(
     cancel: CancelToken,
 ) -> Generator[Progress, None, None]:
     fp32_graph = model_dir / ONNX_GRAPH
+    networks = get_method(manifest.method).networks
     if spec.precision == "fp32" or (spec.precision == "fp16" and spec.target.startswith("tensorrt")):
         shutil.copyfile(fp32_graph, graph)
     elif spec.precision == "fp16":
-        convert_to_fp16(fp32_graph, graph)
+        convert_to_fp16(fp32_graph, graph, networks)
     elif spec.method == "ptq":
         yield Progress(0, 0, f"calibrating on {spec.calibration_samples} {spec.calibration} inputs", stage="calibrate")
         inputs = calibration_inputs(manifest, spec.calibration, spec.calibration_samples, data_roots)
         flavour = "cpu" if spec.target == "cpu" else "tensorrt"
-        quantize_ptq(fp32_graph, graph, inputs, flavour, spec.range_method)
+        quantize_ptq(fp32_graph, graph, inputs, networks, flavour, spec.range_method)
     else:
         from core.export.qat import qat_job
 

@@ -1,40 +1,37 @@
-"""The methods the engine offers: an explicit table, no discovery by subclass or name."""
+"""The methods the engine offers: an explicit table, no discovery by subclass or name.
+
+Adding a method is its package (torch_model.py, fit.py, settings.py, loss.py where it trains) plus one entry here;
+everything else asks the entry (see `core.methods.spec`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-import torch
 from torch import nn
 
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
-from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
 from core.methods.patchcore.fit import fit_memory_bank
+from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.patchcore.torch_model import PatchcoreModel
+from core.methods.rd.fit import fit_reverse_distillation
+from core.methods.rd.loss import reverse_distillation_loss
+from core.methods.rd.settings import ReverseDistillationSettings
+from core.methods.rd.torch_model import ReverseDistillationModel
+from core.methods.spec import MethodSpec, Training
 from core.methods.stfpm.fit import fit_student
+from core.methods.stfpm.loss import feature_matching_loss
+from core.methods.stfpm.settings import StudentSettings
 from core.methods.stfpm.torch_model import StudentTeacherModel
-
-FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken], Generator[Progress, None, None]]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """How to build and fit one method. `build(config, weights)` returns an nn.Module whose eval forward maps
-    N x 3 x S x S pixels (0..255) to (scores N, anomaly maps N x 1 x S x S)."""
-
-    name: str
-    family: str  # "knowledge distillation" | "memory bank"
-    description: str
-    default_layer_group: str
-    default_epochs: int
-    trains: bool  # whether fitting trains a network (so QAT can fine-tune it); a memory bank trains nothing
-    build: Callable[[ModelConfig, str | Path], nn.Module]
-    fit: FitFunction
+from core.methods.us.fit import fit_students
+from core.methods.us.loss import regression_loss
+from core.methods.us.settings import UninformedStudentsSettings
+from core.methods.us.torch_model import UninformedStudentsModel
 
 
 def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefix: bool) -> nn.Module:
@@ -42,9 +39,23 @@ def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefi
     return StudentTeacherModel(config.backbone, config.layers, shared_prefix=prefix, weights=weights)
 
 
+def _build_reverse_distillation(config: ModelConfig, weights: str | Path) -> nn.Module:
+    return ReverseDistillationModel(config.backbone, config.layers, weights=weights,
+                                    embedding_stride=config.settings.embedding_stride)
+
+
+def _build_uninformed_students(config: ModelConfig, weights: str | Path) -> nn.Module:
+    return UninformedStudentsModel(config.backbone, config.layers, students=config.settings.students, weights=weights)
+
+
 def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
     return PatchcoreModel(config.backbone, config.layers, weights=weights)
 
+
+# SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to absorb the quantization error without
+# undoing what it learned.
+_STUDENT_TRAINING = Training(trained=("student",), loss_inputs="features", loss=feature_matching_loss,
+                             fine_tune_learning_rate=0.01)
 
 METHODS: dict[str, MethodSpec] = {
     "stfpm": MethodSpec(
@@ -52,30 +63,59 @@ METHODS: dict[str, MethodSpec] = {
         family="knowledge distillation",
         description="Student-teacher feature pyramid matching: a student learns to mimic a frozen ImageNet teacher",
         default_layer_group="equiv",
-        default_epochs=25,
-        trains=True,
+        settings=StudentSettings,
         build=partial(_build_student_teacher, share_prefix=False),
         fit=fit_student,
+        networks=("teacher.layers", "student"),
+        training=_STUDENT_TRAINING,
     ),
     "paste": MethodSpec(
         name="paste",
         family="knowledge distillation",
         description="PaSTe: STFPM whose student shares the teacher's first layers (less training memory and MACs)",
         default_layer_group="paste",
-        default_epochs=25,
-        trains=True,
+        settings=StudentSettings,
         build=partial(_build_student_teacher, share_prefix=True),
         fit=fit_student,
+        networks=("teacher.layers", "student"),
+        training=_STUDENT_TRAINING,
+    ),
+    "us": MethodSpec(
+        name="us",
+        family="knowledge distillation",
+        description="Uninformed Students: an ensemble of students regresses the teacher; error + their spread = anomaly",
+        default_layer_group="equiv",
+        settings=UninformedStudentsSettings,
+        build=_build_uninformed_students,
+        fit=fit_students,
+        networks=("teacher.layers", "students"),
+        # SGD at 0.01 (QAT's optimiser) for students trained with Adam at 1e-3: a small step, enough to absorb the
+        # quantization error.
+        training=Training(trained=("students",), loss_inputs="regress", loss=regression_loss,
+                          fine_tune_learning_rate=0.01),
     ),
     "patchcore": MethodSpec(
         name="patchcore",
         family="memory bank",
         description="PatchCore: nearest-neighbour distance to a coreset of normal patch features (no training)",
         default_layer_group="patchcore",
-        default_epochs=1,
-        trains=False,
+        settings=PatchcoreSettings,
         build=_build_patchcore,
         fit=fit_memory_bank,
+        networks=("extractor.layers",),
+    ),
+    "rd": MethodSpec(
+        name="rd",
+        family="knowledge distillation",
+        description="Reverse Distillation: a decoder rebuilds a frozen encoder's features from a compact embedding",
+        default_layer_group="equiv",
+        settings=ReverseDistillationSettings,
+        build=_build_reverse_distillation,
+        fit=fit_reverse_distillation,
+        networks=("encoder.layers", "bottleneck", "decoder"),
+        # QAT's SGD rate: see the rd tests / report for how it was chosen.
+        training=Training(trained=("bottleneck", "decoder"), loss_inputs="features", loss=reverse_distillation_loss,
+                          fine_tune_learning_rate=0.01),
     ),
 }
 
@@ -90,10 +130,27 @@ def get_method(name: str) -> MethodSpec:
 
 
 def resolve_config(config: ModelConfig) -> ModelConfig:
-    """Fill in the method's default layer group and epochs."""
+    """Fill in the method's default layer group and settings; refuse settings of another method."""
     spec = get_method(config.method)
-    return config.resolved(spec.default_layer_group, spec.default_epochs)
+    settings = config.settings if config.settings is not None else spec.settings()
+    if type(settings) is not spec.settings:
+        raise InputError(f"method {spec.name} takes {spec.settings.__name__}, not {type(settings).__name__}")
+    return replace(config.with_layers(spec.default_layer_group), settings=settings)
+
+
+def config_from_dict(data: dict[str, Any], where: str) -> ModelConfig:
+    """A saved config (a manifest's "config"), resolved. Version-1 manifests kept the settings flat beside the
+    other fields: those are picked up by name, so older models load unchanged."""
+    spec = get_method(str(data.get("method")))
+    if "settings" in data:
+        settings = spec.settings.from_dict(dict(data["settings"]), f"{where} config settings")
+    else:
+        known = {item.name for item in fields(spec.settings)}
+        settings = spec.settings(**{key: value for key, value in data.items() if key in known})
+    common = {key: data[key] for key in ("backbone", "layer_group", "image_size", "seed") if key in data}
+    config = ModelConfig(method=spec.name, layers=tuple(data.get("layers", ())), settings=settings, **common)
+    return resolve_config(config)
 
 
 def build_model(config: ModelConfig, weights: str | Path = PRETRAINED) -> nn.Module:
-    return get_method(config.method).build(config, weights)
+    return get_method(config.method).build(resolve_config(config), weights)

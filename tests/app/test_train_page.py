@@ -129,7 +129,11 @@ def test_options_come_from_the_registries_with_descriptions(window: MainWindow) 
         assert options.method_help.text() == METHODS[name].description
         assert options.layer_group.currentData() == METHODS[name].default_layer_group
         assert options.group_help.text()
-        assert options.epochs.isEnabled() == (name != "patchcore")
+        # the method's own settings, at its defaults: epochs for the trainers, coreset ratio for PatchCore
+        defaults = METHODS[name].settings()
+        assert {key: box.value() for key, box in options.method_settings.controls.items()} == pytest.approx(
+            defaults.to_dict())
+        assert options.config().settings == defaults
     options.backbone.setCurrentIndex(options.backbone.findData("resnet18"))
     assert "ResNet18" in options.backbone_help.text()
     config = options.config()

@@ -9,11 +9,13 @@ import pytest
 from core.errors import Cancelled, InputError
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
+from core.methods.patchcore.settings import PatchcoreSettings
+from core.methods.stfpm.settings import StudentSettings
 from core.model_manifest import FORMAT_VERSION, ModelManifest, read_manifest
 from core.model_store import load_model, write_directory_atomically
 from core.training import train_job
 
-CONFIG = ModelConfig(method="patchcore", image_size=64, coreset_ratio=0.2)
+CONFIG = ModelConfig(method="patchcore", image_size=64, settings=PatchcoreSettings(coreset_ratio=0.2))
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def test_not_a_model_directory(tmp_path) -> None:
 def test_cancelled_training_leaves_the_previous_model(trained, tiny_categories) -> None:
     before = (trained / "weights.safetensors").read_bytes()
     token = CancelToken()
-    job = train_job(ModelConfig(method="stfpm", image_size=64, epochs=50), tiny_categories, trained, token,
+    job = train_job(ModelConfig(method="stfpm", image_size=64, settings=StudentSettings(epochs=50)), tiny_categories, trained, token,
                     weights="random")
     with pytest.raises(Cancelled):
         for record in job:

@@ -1,9 +1,10 @@
-"""The QAT job: fine-tune a trained student-teacher model with fake quantization, then write a Q/DQ ONNX graph.
+"""The QAT job: fine-tune a trained model with fake quantization, then write a Q/DQ ONNX graph.
 
 Steps: load the model directory, read the training normal images (the same split training used), capture the
-network with torch.export (batch norm folded, see `capture`), annotate its backbone convolutions with torchao's PT2E
-`prepare_qat_pt2e`, fine-tune the student on the feature-matching loss against the fake-quantized teacher, convert
-with `convert_pt2e` and export the converted graph to ONNX (see `onnx_qdq`).
+network with torch.export (batch norm folded, see `capture`), annotate the convolutions of the networks its method's
+spec declares with torchao's PT2E `prepare_qat_pt2e`, fine-tune the trained networks on the method's own training
+loss through the fake-quantized graph (for STFPM: the student against the fake-quantized teacher), convert with
+`convert_pt2e` and export the converted graph to ONNX (see `onnx_qdq`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,10 @@ from core.export.calibration import normal_image_paths
 from core.export.ptq import FLAVOURS
 from core.inference import to_pixels
 from core.jobs import CancelToken, Progress
-from core.methods.stfpm.loss import feature_matching_loss
-from core.methods.stfpm.torch_model import StudentTeacherModel
+from core.methods.registry import get_method
+from core.methods.spec import Training
 from core.model_store import load_model
 
-# Fine-tuning, not training from scratch: SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to
-# absorb the quantization error without undoing what it learned.
-DEFAULT_LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 
 
@@ -38,7 +36,7 @@ def qat_job(
     *,
     flavour: str,
     epochs: int = 2,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
+    learning_rate: float | None = None,
     batch_size: int = 8,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, Path]:
@@ -46,34 +44,38 @@ def qat_job(
     normal training images of `data_roots` (default: the folders the model was trained on); return `out_path`.
 
     `flavour` "cpu" is what ONNX Runtime runs fast on x86, "tensorrt" what TensorRT's explicit quantization takes
-    (see `quantizer`). Only the student is trained; the teacher and the anomaly-map arithmetic are as they were.
+    (see `quantizer`). Only the networks the method trains are fine-tuned (at its spec's fine-tuning rate unless
+    `learning_rate` is given); frozen networks and the anomaly-map arithmetic are as they were.
     Nothing is written when the job fails or is cancelled.
     """
     # torchao takes seconds to import: only the jobs that quantize pay for it.
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    from core.export.qat.capture import QUANTIZED_SCOPES, capture
+    from core.export.qat.capture import capture, graph_scopes
     from core.export.qat.onnx_qdq import export_qdq_onnx
     from core.export.qat.quantizer import ConvQuantizer
 
     cancel = cancel or CancelToken()
     if flavour not in FLAVOURS:
         raise InputError(f"unknown QAT flavour '{flavour}' (choose from {', '.join(FLAVOURS)})")
-    if epochs < 1 or batch_size < 1 or not learning_rate > 0:
+    if epochs < 1 or batch_size < 1 or (learning_rate is not None and not learning_rate > 0):
         raise InputError(f"QAT needs epochs >= 1, batch size >= 1 and a positive learning rate "
                          f"(got {epochs}, {batch_size}, {learning_rate})")
     model = load_model(Path(model_dir))
-    if not isinstance(model.network, StudentTeacherModel):
-        what = "PatchCore" if model.config.method == "patchcore" else f"method '{model.config.method}'"
-        raise InputError(f"{model_dir}: QAT needs a trained network; {what} has nothing to train: use PTQ")
+    spec = get_method(model.config.method)
+    if spec.training is None:
+        raise InputError(f"{model_dir}: QAT needs a trained network; method '{spec.name}' has nothing to train: "
+                         f"use PTQ")
     size = model.config.image_size
     paths = normal_image_paths(model.manifest, "train", data_roots)
     loaded = yield from iter_load_normal_images(paths, size, cancel=cancel)
 
     yield Progress(0, 0, "capturing the network for quantization-aware training", stage="prepare")
-    prepared = prepare_qat_pt2e(capture(model.network, size), ConvQuantizer(flavour, QUANTIZED_SCOPES))
+    prepared = prepare_qat_pt2e(capture(model.network, spec, size),
+                                ConvQuantizer(flavour, graph_scopes(spec.networks)))
     cancel.raise_if_cancelled()
-    yield from fine_tune(prepared, to_pixels(loaded.images), epochs, learning_rate, batch_size,
+    rate = learning_rate if learning_rate is not None else spec.training.fine_tune_learning_rate
+    yield from fine_tune(prepared, spec.training, to_pixels(loaded.images), epochs, rate, batch_size,
                          seed=model.config.seed, cancel=cancel)
 
     yield Progress(0, 0, "converting to INT8", stage="convert")
@@ -93,6 +95,7 @@ def qat_job(
 
 def fine_tune(
     prepared: GraphModule,
+    training: Training,
     images: torch.Tensor,
     epochs: int,
     learning_rate: float,
@@ -100,7 +103,7 @@ def fine_tune(
     seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, None]:
-    """SGD on the feature-matching loss through the fake-quantized graph (`capture`'s outputs); a job generator.
+    """SGD on the method's training loss through the fake-quantized graph (`capture`'s outputs); a job generator.
 
     `images` is N x 3 x S x S uint8. Ranges follow the data (moving average) until the last epoch, which trains
     with them frozen, so the weights settle on the ranges that will be exported.
@@ -123,8 +126,8 @@ def fine_tune(
             cancel.raise_if_cancelled()
             batch = images[order[start : start + batch_size]].float()
             step += 1
-            _, _, teacher, student = prepared(batch)
-            loss = feature_matching_loss(teacher, student)
+            _, _, loss_inputs = prepared(batch)
+            loss = training.loss(*loss_inputs)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

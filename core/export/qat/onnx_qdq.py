@@ -84,14 +84,14 @@ def qdq_symbolics(opset: int = OPSET) -> Iterator[None]:
 
 
 class _ScoresAndMaps(nn.Module):
-    """The converted pipeline without its feature outputs: (scores, anomaly maps), as every exported graph has."""
+    """The converted pipeline without its loss inputs: (scores, anomaly maps), as every exported graph has."""
 
     def __init__(self, graph: GraphModule) -> None:
         super().__init__()
         self.graph = graph
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
-        scores, maps, _, _ = self.graph(pixels)
+        scores, maps, _ = self.graph(pixels)
         return scores, maps
 
 

@@ -9,6 +9,7 @@ import torch
 from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
 from core.methods.stfpm.loss import feature_matching_loss
+from core.methods.stfpm.settings import StudentSettings
 from core.methods.stfpm.torch_model import StudentTeacherModel
 
 
@@ -19,17 +20,19 @@ def fit_student(
 
     `images` is N x 3 x S x S uint8; batches are converted to float as they are used, to keep memory low.
     """
+    settings: StudentSettings = config.settings
     generator = torch.Generator().manual_seed(config.seed)
-    optimiser = torch.optim.SGD(model.student.parameters(), lr=config.learning_rate, momentum=0.9, weight_decay=1e-4)
-    batches_per_epoch = max(1, -(-len(images) // config.batch_size))
-    total = config.epochs * batches_per_epoch
+    optimiser = torch.optim.SGD(model.student.parameters(), lr=settings.learning_rate, momentum=0.9,
+                                weight_decay=1e-4)
+    batches_per_epoch = max(1, -(-len(images) // settings.batch_size))
+    total = settings.epochs * batches_per_epoch
     model.train()
     step = 0
-    for epoch in range(config.epochs):
+    for epoch in range(settings.epochs):
         order = torch.randperm(len(images), generator=generator)
-        for start in range(0, len(images), config.batch_size):
+        for start in range(0, len(images), settings.batch_size):
             cancel.raise_if_cancelled()
-            batch = images[order[start : start + config.batch_size]].float()
+            batch = images[order[start : start + settings.batch_size]].float()
             if len(batch) < 2 and len(images) >= 2:
                 continue  # a lone image makes batch norm statistics meaningless
             teacher, student = model.features(batch)
@@ -38,5 +41,5 @@ def fit_student(
             loss.backward()
             optimiser.step()
             step += 1
-            yield Progress(step, total, f"epoch {epoch + 1}/{config.epochs}", {"loss": float(loss.detach())}, stage="train")
+            yield Progress(step, total, f"epoch {epoch + 1}/{settings.epochs}", {"loss": float(loss.detach())}, stage="train")
     model.eval()

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from core.cli import main
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
+from core.methods.patchcore.settings import PatchcoreSettings
 from core.training import train_job
 from tests.conftest import make_mvtec_category
 
@@ -40,7 +41,7 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> Originals:
     """One tiny real model (PatchCore, 32 px, random weights: seconds) and its FP32 bundle, copied per test."""
     root = tmp_path_factory.mktemp("originals")
     data = make_mvtec_category(root / "data", "stripes", size=32, train=6, good=2, bad=2, seed=1)
-    config = ModelConfig(method="patchcore", image_size=32, coreset_ratio=0.2)
+    config = ModelConfig(method="patchcore", image_size=32, settings=PatchcoreSettings(coreset_ratio=0.2))
     model = run_to_end(train_job(config, [data], root / "model", weights="random")).model_dir
     assert main(["export", "--model", str(model), "--out", str(root / "bundle")]) == 0
     return Originals(data, model, root / "bundle")

@@ -15,6 +15,7 @@ from core.evaluation import evaluate_job
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
+from core.methods.stfpm.settings import StudentSettings
 from core.runtime import open_runtime
 from core.training import train_job
 from tests import no_vnni
@@ -30,7 +31,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[Path]]:
     root = tmp_path_factory.mktemp("int8-every-cpu")
     roots = [make_mvtec_category(root / "data", name, train=12, good=6, bad=6, seed=seed)
              for name, seed in (("stripes", 11), ("waves", 12))]
-    config = ModelConfig(method="stfpm", image_size=SIZE, epochs=3, batch_size=4)
+    config = ModelConfig(method="stfpm", image_size=SIZE, settings=StudentSettings(epochs=3, batch_size=4))
     return run_to_end(train_job(config, roots, root / "model")).model_dir, roots
 
 

@@ -45,7 +45,7 @@ def test_histogram_methods_clip_rare_outliers_that_min_max_keeps(graph, tmp_path
     calibration[0, 0, 0, 0] = 200.0
     scales = {}
     for method in ("minmax", "entropy", "percentile"):
-        scales[method] = input_scale(quantize_ptq(graph, tmp_path / f"{method}.onnx", calibration, "tensorrt", method))
+        scales[method] = input_scale(quantize_ptq(graph, tmp_path / f"{method}.onnx", calibration, ("net",), "tensorrt", method))
     assert scales["minmax"] == pytest.approx(200.0 / 127, rel=0.01)  # symmetric int8: amax / 127
     assert scales["entropy"] < scales["minmax"] / 4
     assert scales["percentile"] < scales["minmax"] / 4

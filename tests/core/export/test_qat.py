@@ -18,15 +18,17 @@ from core.export.trt_check import assert_tensorrt_compatible
 from core.inference import to_pixels
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
-from core.methods.registry import build_model, resolve_config
+from core.methods.stfpm.settings import StudentSettings
+from core.methods.registry import build_model, get_method, resolve_config
 from core.model_store import ONNX_GRAPH, load_model, save_model
 from core.runtime.integer_path import saturating_nodes
 from core.training import train_job
 from tests.conftest import make_mvtec_category
 
 SIZE = 64
+STFPM = get_method("stfpm")
 # Two tapped layers early in the backbone keep the captured graph, its training and its export quick.
-CONFIG = ModelConfig(method="stfpm", image_size=SIZE, epochs=1, batch_size=4, layers=(2, 3))
+CONFIG = ModelConfig(method="stfpm", image_size=SIZE, layers=(2, 3), settings=StudentSettings(epochs=1, batch_size=4))
 BATCH_NORM_OPS = {torch.ops.aten.batch_norm.default, torch.ops.aten._native_batch_norm_legit_no_training.default,
                   torch.ops.aten._native_batch_norm_legit.default}
 
@@ -109,7 +111,7 @@ def test_tensorrt_pipeline_keeps_the_teacher_and_exports_symmetric_int8(trained,
     from torchao.quantization.pt2e import disable_fake_quant, enable_fake_quant
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    from core.export.qat.capture import QUANTIZED_SCOPES, capture
+    from core.export.qat.capture import capture, graph_scopes
     from core.export.qat.onnx_qdq import export_qdq_onnx
     from core.export.qat.quantizer import ConvQuantizer
 
@@ -120,17 +122,17 @@ def test_tensorrt_pipeline_keeps_the_teacher_and_exports_symmetric_int8(trained,
     with torch.no_grad():
         fp32_teacher, fp32_student = network.features(inputs)
 
-    prepared = prepare_qat_pt2e(capture(network, SIZE), ConvQuantizer("tensorrt", QUANTIZED_SCOPES))
+    prepared = prepare_qat_pt2e(capture(network, STFPM, SIZE), ConvQuantizer("tensorrt", graph_scopes(STFPM.networks)))
     assert not [node for node in prepared.graph.nodes if node.target in BATCH_NORM_OPS]
     images = to_pixels((np.random.default_rng(1).random((8, SIZE, SIZE, 3)) * 255).astype(np.uint8))
-    run_to_end(fine_tune(prepared, images, epochs=2, learning_rate=0.05, batch_size=8))
+    run_to_end(fine_tune(prepared, STFPM.training, images, epochs=2, learning_rate=0.05, batch_size=8))
 
     # The teacher's batch norm used its running statistics and nothing of it moved: without fake quantization the
     # trained graph's teacher features are the FP32 network's, while the student's did change.
     assert all(torch.equal(value, teacher_state[key]) for key, value in network.teacher.state_dict().items())
     prepared.apply(disable_fake_quant)
     with torch.no_grad():
-        _, _, teacher, student = prepared(inputs)
+        _, _, (teacher, student) = prepared(inputs)
     for key, value in fp32_teacher.items():
         torch.testing.assert_close(teacher[key], value, rtol=1e-4, atol=1e-4)
     assert any(not torch.allclose(student[key], value, atol=1e-3) for key, value in fp32_student.items())
@@ -151,7 +153,7 @@ def test_tensorrt_pipeline_keeps_the_teacher_and_exports_symmetric_int8(trained,
     for target in ("tensorrt8", "tensorrt10"):  # the operator tables every TensorRT export must pass
         assert_tensorrt_compatible(out, target)
     with torch.no_grad():
-        torch_scores, torch_maps, _, _ = converted(inputs)
+        torch_scores, torch_maps, _ = converted(inputs)
     scores, maps = run_onnx(out, inputs.numpy())
     # ONNX Runtime computes the same INT8 graph: differences are rounding at the odd quantization boundary.
     np.testing.assert_allclose(scores, torch_scores.numpy(), rtol=0.05)
@@ -175,7 +177,7 @@ def test_patchcore_and_bad_settings_are_refused(trained, tmp_path) -> None:
     config = resolve_config(ModelConfig(method="patchcore", image_size=SIZE, layers=(2, 3)))
     # A real PatchCore model directory; its memory bank does not matter, QAT must refuse before using it.
     patchcore = save_model(build_model(config, "random"), config, tmp_path / "patchcore", export_graph=False)
-    with pytest.raises(InputError, match="PatchCore has nothing to train: use PTQ"):
+    with pytest.raises(InputError, match="method .patchcore. has nothing to train: use PTQ"):
         run_to_end(qat_job(patchcore, roots, tmp_path / "x.onnx", flavour="cpu"))
     with pytest.raises(InputError, match="unknown QAT flavour 'gpu'"):
         run_to_end(qat_job(patchcore, roots, tmp_path / "x.onnx", flavour="gpu"))

@@ -16,6 +16,7 @@ from core.export.calibration import calibration_inputs, normal_images_by_categor
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
+from core.methods.stfpm.settings import StudentSettings
 from core.model_manifest import read_manifest
 from core.runtime import open_runtime
 from core.training import train_job
@@ -29,7 +30,7 @@ def model_dir(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("variants")
     categories = [make_mvtec_category(root / "data", "stripes", seed=1), make_mvtec_category(root / "data", "waves", seed=2)]
-    config = ModelConfig(method="stfpm", image_size=SIZE, epochs=2, batch_size=4)
+    config = ModelConfig(method="stfpm", image_size=SIZE, settings=StudentSettings(epochs=2, batch_size=4))
     return run_to_end(train_job(config, categories, root / "model")).model_dir
 
 

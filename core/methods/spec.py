@@ -1,0 +1,62 @@
+"""What a method declares about itself, so that no other part of the engine names a method.
+
+Training, export, quantization, the CLI and the window ask the spec: whether the method trains (and so whether QAT
+can fine-tune it), which of its submodules are networks (FP16 converts them, INT8 quantizes them, QAT fine-tunes
+the trained ones) and which stay FP32 (everything else: the anomaly-map arithmetic), its default layer group and its
+hyper-parameters (a `MethodSettings` dataclass).
+
+Submodules are named by their attribute path in the model ("teacher.layers", "student"); `core.export.scopes`
+turns a path into the node-name scope it has in an exported graph, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.jobs import CancelToken, Progress
+from core.methods.config import ModelConfig
+from core.methods.settings import MethodSettings
+
+FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken], Generator[Progress, None, None]]
+BuildFunction = Callable[[ModelConfig, "str | Path"], nn.Module]
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a trainable method learns, which is also what quantization-aware fine-tuning repeats.
+
+    `loss_inputs` names the model's method that its eval forward calls exactly once (as `self.<name>(...)`) and
+    that returns a tuple; `loss(*that tuple)` is the training loss. QAT records the tuple inside the captured
+    forward, so the fine-tuned graph is the deployed pipeline itself.
+    """
+
+    trained: tuple[str, ...]  # submodule paths whose parameters learn; all others are frozen
+    loss_inputs: str
+    loss: Callable[..., torch.Tensor]
+    fine_tune_learning_rate: float  # QAT's SGD rate: a fraction of training's, enough to absorb quantization error
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method. `build(config, weights)` returns an nn.Module whose eval forward maps N x 3 x S x S pixels
+    (0..255) to (scores N, anomaly maps N x 1 x S x S); `fit` is a job generator that fits it on N x 3 x S x S uint8
+    normal images, reading `config.settings`."""
+
+    name: str
+    family: str  # "knowledge distillation" | "memory bank"
+    description: str  # one line, shown by --method and the Train page
+    default_layer_group: str
+    settings: type[MethodSettings]
+    build: BuildFunction
+    fit: FitFunction
+    networks: tuple[str, ...]  # submodule paths that are neural networks (FP16 / INT8); the rest stays FP32
+    training: Training | None = None  # None: fitting trains nothing (a memory bank), so QAT is not offered
+
+    @property
+    def trains(self) -> bool:
+        return self.training is not None
