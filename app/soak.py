@@ -128,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow  # imports the engine's training side too: only once asked to run
-    from core.commands.bench_live import write_demo_video
     from core.demo_model import ensure_demo_model
+    from core.sources.demo_video import write_demo_video
 
     application = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="soak-window-") as scratch:

@@ -8,7 +8,7 @@ names the directory, manifest or entry at fault. Torch-free and onnx-free, so it
 Example:
     >>> manifest = read_manifest_json(Path("models/bottle"), "model directory")
     >>> check_format(Path("models/bottle"), manifest, MODEL_FORMAT, 1)
-    >>> verify_files(Path("models/bottle"), manifest)
+    >>> verify_files(Path("models/bottle"), listed_files(Path("models/bottle"), manifest), MODEL_FORMAT)
 """
 
 from __future__ import annotations
@@ -105,13 +105,14 @@ def listed_files(directory: Path, manifest: Mapping[str, Any]) -> dict[str, str]
     return dict(files)
 
 
-def verify_files(directory: Path, manifest: Mapping[str, Any]) -> None:
-    """Check every listed file exists inside `directory` and matches its sha256; InputError naming the file."""
+def verify_files(directory: Path, files: Mapping[str, str], kind: str) -> None:
+    """Check every file of `files` (from `listed_files`) exists inside `directory` and matches its sha256;
+    InputError naming the file. `kind` is the manifest's format (it words the message)."""
     directory = Path(directory)
-    listed = "the bundle manifest" if manifest.get("format") == BUNDLE_FORMAT else "the manifest"
-    since = "the bundle was written" if manifest.get("format") == BUNDLE_FORMAT else "the model was saved"
-    for name, expected in listed_files(directory, manifest).items():
-        file = directory / name
+    listed = "the bundle manifest" if kind == BUNDLE_FORMAT else "the manifest"
+    since = "the bundle was written" if kind == BUNDLE_FORMAT else "the model was saved"
+    for name, expected in files.items():
+        file = contained_file(directory, name, directory / MANIFEST)
         if not file.is_file():
             raise InputError(f"{file}: listed in {listed} but missing")
         if sha256_of(file) != expected:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.commands import bench_live, benchmark, compare, demo, evaluate, export, inspect, latency, predict, train
-from core.deploy import command as deploy
+from core.commands import (bench_live, benchmark, compare, demo, deploy, evaluate, export, inspect, latency, predict,
+                           train)
 from core.errors import Cancelled, InputError
 
 COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, inspect, bench_live, deploy)

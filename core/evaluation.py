@@ -19,7 +19,8 @@ from core.runtime import ModelRuntime
 
 def category_threshold(model: LoadedModel | ModelRuntime, category: str) -> float:
     """The category's own held-out threshold when it was trained on, else the model's overall one."""
-    return float(model.manifest["thresholds"].get("per_category", {}).get(category, model.threshold))
+    threshold = model.manifest.thresholds.for_category(category)
+    return model.threshold if threshold is None else threshold
 
 
 def evaluate_job(

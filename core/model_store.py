@@ -4,16 +4,15 @@ A model directory is written to a temporary sibling and renamed into place, so a
 leaves half a model and never replaces the previous one. Loading re-hashes every file and refuses a changed one.
 
 Example:
-    >>> save_model(model, config, Path("models/bottle"), extra={"categories": ["bottle"]})
+    >>> save_model(model, config, Path("models/bottle"), categories=["bottle"], thresholds=Thresholds(image=0.04))
     >>> loaded = load_model(Path("models/bottle"))
     >>> scores, maps = loaded.network(pixels)
 """
 
 from __future__ import annotations
 
-import json
-import os
 import platform
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,12 @@ from torch import nn
 from core.backbones.registry import get_backbone
 from core.backbones.weights import RANDOM
 from core.errors import InputError
-from core.files import sha256_of, write_directory_atomically
+from core.files import write_directory_atomically
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model, config_from_dict
-from core.model_manifest import FORMAT_VERSION, MANIFEST, MODEL_FORMAT, ONNX_GRAPH, WEIGHTS, read_manifest
-
+from core.model_manifest import (MANIFEST, ONNX_GRAPH, WEIGHTS, ModelManifest, Normalisation, Thresholds,
+                                 read_manifest, with_files, write_manifest)
+from core.onnx_export import export_onnx
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,15 @@ class LoadedModel:
     path: Path
     network: nn.Module
     config: ModelConfig
-    manifest: dict[str, Any]
+    manifest: ModelManifest
 
     @property
     def threshold(self) -> float:
-        return float(self.manifest["thresholds"]["image"])
+        return self.manifest.thresholds.required("image", self.path / MANIFEST)
+
+    @property
+    def map_low(self) -> float:
+        return self.manifest.thresholds.required("map_low", self.path / MANIFEST)
 
     @property
     def image_size(self) -> int:
@@ -52,7 +56,7 @@ class LoadedModel:
 
     @property
     def categories(self) -> list[str]:
-        return list(self.manifest.get("categories", []))
+        return list(self.manifest.categories)
 
 
 def library_versions() -> dict[str, str]:
@@ -64,38 +68,30 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(
-    network: nn.Module, config: ModelConfig, target: Path, extra: dict[str, Any], export_graph: bool = True
+    network: nn.Module, config: ModelConfig, target: Path, *, categories: Sequence[str] = (),
+    thresholds: Thresholds = Thresholds(), holdout_fraction: float = 0.1, data_roots: Sequence[Path] = (),
+    data_fingerprint: str | None = None, training: Mapping[str, Any] | None = None, export_graph: bool = True,
 ) -> Path:
-    """Write `network`'s weights, its FP32 ONNX graph (unless `export_graph` is False) and a manifest (config +
-    `extra`: categories, thresholds, training summary...) atomically."""
+    """Write `network`'s weights, its FP32 ONNX graph (unless `export_graph` is False) and its manifest: the
+    config, and what training adds (categories, thresholds, the held-out share of the images split with the
+    config's seed, the data, a training summary), atomically."""
     spec = get_backbone(config.backbone)
+    manifest = ModelManifest(
+        method=config.method, backbone=config.backbone, image_size=config.image_size, config=config.to_dict(),
+        layers=tuple(config.layers), layer_group=config.layer_group,
+        normalisation=Normalisation(tuple(spec.mean), tuple(spec.std), in_graph=True),  # type: ignore[arg-type]
+        thresholds=thresholds, categories=tuple(categories), holdout_fraction=holdout_fraction,
+        split_seed=config.seed, data_roots=tuple(str(Path(root).absolute()) for root in data_roots),
+        data_fingerprint=data_fingerprint, training=dict(training or {}), library_versions=library_versions())
 
     def fill(directory: Path) -> None:
         state = {key: value.detach().contiguous() for key, value in network.state_dict().items()}
         save_file(state, str(directory / WEIGHTS))
         files = [WEIGHTS]
         if export_graph:
-            from core.export.onnx_export import export_onnx
-
             export_onnx(network, config.image_size, directory / ONNX_GRAPH)
             files.append(ONNX_GRAPH)
-        manifest = {
-            "format": MODEL_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "method": config.method,
-            "backbone": config.backbone,
-            "layers": list(config.layers),
-            "layer_group": config.layer_group,
-            "image_size": config.image_size,
-            "input": {"layout": "NCHW", "channels": "RGB", "dtype": "float32", "range": [0, 255],
-                      "shape": [-1, 3, config.image_size, config.image_size]},
-            "normalisation": {"mean": list(spec.mean), "std": list(spec.std), "in_graph": True},
-            "config": config.to_dict(),
-            "library_versions": library_versions(),
-            **extra,
-            "files": {name: sha256_of(directory / name) for name in files},
-        }
-        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        write_manifest(directory, with_files(manifest, directory, files))
 
     return write_directory_atomically(target, fill, replaceable=is_model_directory, kind="model directory")
 
@@ -117,7 +113,7 @@ def load_model(path: Path) -> LoadedModel:
     path = Path(path)
     manifest = read_manifest(path)
     try:
-        config = config_from_dict(manifest["config"], str(path / MANIFEST))
+        config = config_from_dict(dict(manifest.config), str(path / MANIFEST))
         network = build_model(config, weights=RANDOM)  # every weight, the teacher's included, comes from the file
     except (TypeError, ValueError, KeyError, InputError) as error:  # InputError: an unknown method or backbone
         raise InputError(f"{path / MANIFEST}: its 'config' does not describe a model this version can build "

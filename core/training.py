@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from core.backbones.weights import PRETRAINED
@@ -29,7 +28,8 @@ from core.inference import predict_arrays, to_pixels
 from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model, get_method, resolve_config
-from core.metrics import threshold_from_normal_scores
+from core.metrics import ThresholdChooser
+from core.model_manifest import Thresholds
 from core.model_store import save_model
 from core.profiling import RssSampler
 
@@ -92,40 +92,22 @@ def train_job(
         "heldout_images": sum(len(paths) for paths in heldout.values()),
         "skipped_images": [[str(path), reason] for path, reason in loaded.skipped],
     }
-    extra = {
-        "categories": [category.name for category in categories],
-        "thresholds": thresholds,
-        "data_fingerprint": fingerprint(train_paths),
-        "data_roots": [str(Path(root).absolute()) for root in data_roots],
-        "training": summary,
-    }
     yield Progress(0, 0, f"saving to {out_dir}", stage="save")
-    model_dir = save_model(network, config, Path(out_dir), extra)
+    model_dir = save_model(network, config, Path(out_dir), categories=[category.name for category in categories],
+                           thresholds=thresholds, holdout_fraction=holdout_fraction, data_roots=data_roots,
+                           data_fingerprint=fingerprint(train_paths), training=summary)
     return TrainResult(model_dir, summary)
 
 
 def _thresholds_from_heldout(
     network: torch.nn.Module, heldout: dict[str, list[Path]], config: ModelConfig, cancel: CancelToken
-) -> Generator[Progress, None, dict[str, Any]]:
-    """Image threshold from held-out normal scores (overall and per category) and the map range for display."""
-    per_category: dict[str, float] = {}
-    all_scores, all_maps = [], []
+) -> Generator[Progress, None, Thresholds]:
+    """Thresholds from the network's scores and maps of the held-out normal images (see `ThresholdChooser`)."""
+    chooser = ThresholdChooser()
     for name, paths in heldout.items():
         if not paths:
             continue
         loaded = yield from iter_load_normal_images(paths, config.image_size, min_images=1, cancel=cancel)
         scores, maps = yield from predict_arrays(network, loaded.images, cancel=cancel)
-        per_category[name] = threshold_from_normal_scores(scores)
-        all_scores.append(scores)
-        all_maps.append(maps[:, ::8, ::8])  # a sample of map values is enough for the display range
-    if not all_scores:
-        raise ValueError("no held-out normal images: cannot choose a threshold")
-    scores = np.concatenate(all_scores)
-    image_threshold = threshold_from_normal_scores(scores)
-    return {
-        "image": image_threshold,
-        "per_category": per_category,
-        "heldout_score_max": float(scores.max()),
-        # Overlays map [map_low, image threshold] to the colour scale: normal texture stays dark, defects glow.
-        "map_low": float(np.percentile(np.concatenate(all_maps), 50)),
-    }
+        chooser.add(name, scores, maps)
+    return chooser.thresholds()

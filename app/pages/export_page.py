@@ -27,7 +27,6 @@ from app.qt_worker import QtJobWorker, call_job
 from app.settings import AppSettings
 from app.widgets.deploy_form import QtDeployForm
 from app.widgets.error_banner import QtMessageBanner
-from core.deploy.bundle import BUNDLE_FORMAT
 from core.deploy.connection import SshTarget
 from core.deploy.errors import KeyNeedsPassphrase, UnknownHostKey
 from core.deploy.host_keys import trust_host_key
@@ -35,6 +34,7 @@ from core.deploy.push import DeployOptions, DeployResult, deploy
 from core.deploy.source import resolve_bundle
 from core.errors import InputError
 from core.jobs import CancelToken, Progress
+from core.model_manifest import MANIFEST, BundleManifest
 
 PASSPHRASE_ATTEMPTS = 3
 
@@ -135,17 +135,17 @@ class ExportPage(QWidget):
         """Follow the active model: what Deploy sends."""
         self.source = Path(runtime.model_dir).absolute()
         manifest = runtime.manifest
-        self.source_is_bundle = manifest.get("format") == BUNDLE_FORMAT
+        self.source_is_bundle = isinstance(manifest, BundleManifest)
         self.form.precision.setEnabled(not self.source_is_bundle)
-        variant = manifest.get("variant", {}) if self.source_is_bundle else {}
+        variant = dict(manifest.variant or {}) if isinstance(manifest, BundleManifest) else {}
         if self.source_is_bundle:
-            name = variant.get("name") or str(manifest.get("precision", "?")).upper()
+            name = variant.get("name") or manifest.precision.upper()
             how = f"a deployment bundle ({name}), sent as it is"
         else:
             how = "a model folder, exported to a TensorRT bundle at the precision below before it is sent"
         self.model_label.setText(f"Model: {self.source.name}  ·  {how}")
         # A CPU variant's INT8 graph (uint8 activations, zero points) is not what TensorRT builds.
-        cpu_int8 = variant.get("target") == "cpu" and manifest.get("precision") == "int8"
+        cpu_int8 = variant.get("target") == "cpu" and manifest.precision == "int8"
         self.target_note.setText("This INT8 variant was made for the CPU (ONNX Runtime's uint8 Q/DQ); TensorRT "
                                  "needs a TensorRT 8.5 or 10 variant: make one on the Quantize page (Target), "
                                  "make it live, then deploy.")
@@ -188,7 +188,7 @@ class ExportPage(QWidget):
     @staticmethod
     def _bundle_key(model_dir: Path, precision: str) -> tuple[Path, str, int]:
         # The manifest's time stamp too: a model trained again into the same folder needs a new bundle.
-        return model_dir, precision, (model_dir / "manifest.json").stat().st_mtime_ns
+        return model_dir, precision, (model_dir / MANIFEST).stat().st_mtime_ns
 
     def _export(self, key: tuple[Path, str, int]) -> None:
         model_dir, precision, _ = key

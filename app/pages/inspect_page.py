@@ -165,11 +165,10 @@ class InspectPage(QWidget):
         self.live_settings.map_low = runtime.map_low
         self.live_settings.category_thresholds = runtime.category_thresholds
         self.live_settings.model_threshold = runtime.threshold
-        thresholds = runtime.manifest.get("thresholds", {})
-        maximum = max(2 * runtime.threshold, 1.5 * float(thresholds.get("heldout_score_max", 0.0)))
+        maximum = max(2 * runtime.threshold, 1.5 * (runtime.manifest.thresholds.heldout_score_max or 0.0))
         self.verdict.threshold.set_range(maximum, runtime.threshold)
-        self.model_label.setText(f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.get('method', '?')} on "
-                                 f"{runtime.manifest.get('backbone', '?')}, {runtime.image_size} px  ·  "
+        self.model_label.setText(f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.method or '?'} on "
+                                 f"{runtime.manifest.backbone or '?'}, {runtime.image_size} px  ·  "
                                  f"categories: {', '.join(runtime.categories) or '—'}")
         self.model_label.setToolTip(str(runtime.model_dir))
         self.readouts.show_model(runtime.name, runtime.model_bytes, runtime.integer_path.describe())

@@ -28,11 +28,11 @@ from app.widgets.quantize_options import QtQuantizeOptions
 from app.widgets.variant_plot import QtAccuracyLatencyPlot
 from app.widgets.variant_table import QtVariantTable
 from core.commands.compare import default_variants
-from core.deploy.bundle import BUNDLE_FORMAT
 from core.export.comparison import compare_job
 from core.errors import InputError
 from core.export.variants import VariantSpec
 from core.jobs import Progress
+from core.model_manifest import MANIFEST, BundleManifest, ModelManifest, read_manifest
 
 COMPARISON_FILE = "comparison.json"
 
@@ -55,9 +55,9 @@ def save_comparison(folder: Path, model_dir: Path, variants: dict[str, Any]) -> 
     os.replace(temporary, folder / COMPARISON_FILE)
 
 
-def read_model_manifest(path: Path) -> dict[str, Any]:
-    """The manifest as written (no hash check: the jobs verify the model before they use it)."""
-    return json.loads((Path(path) / "manifest.json").read_text())
+def read_model_manifest(path: Path) -> ModelManifest:
+    """The manifest, checked but not hashed (the jobs verify the model before they use it)."""
+    return read_manifest(path, verify=False)
 
 
 class QuantizePage(QWidget):
@@ -161,10 +161,10 @@ class QuantizePage(QWidget):
         path = Path(runtime.model_dir).absolute()
         source: Path | None = path
         self.live_bundle = None
-        if runtime.manifest.get("format") == BUNDLE_FORMAT:
+        if isinstance(runtime.manifest, BundleManifest):
             self.live_bundle = path
-            recorded = runtime.manifest.get("source_model")
-            source = Path(recorded) if recorded and (Path(recorded) / "manifest.json").is_file() else None
+            recorded = runtime.manifest.source_model
+            source = Path(recorded) if recorded and (Path(recorded) / MANIFEST).is_file() else None
         if path == self._awaiting_live:
             self._awaiting_live = None
             self.stage_label.setText(f"{path.name} is live: the Inspect page runs it now")
@@ -182,12 +182,12 @@ class QuantizePage(QWidget):
             self._update_buttons()
             return
         manifest = read_model_manifest(model_dir)
-        self.method = str(manifest.get("method", ""))
+        self.method = manifest.method
         self.options.set_model_method(self.method)
         self.variants = load_comparison(self.variants_dir(model_dir), model_dir)
         self.model_label.setText(
-            f"Model: {model_dir.name}  ·  {self.method} on {manifest.get('backbone', '?')}, "
-            f"{manifest.get('image_size', '?')} px  ·  variants go to {self.variants_dir(model_dir)}")
+            f"Model: {model_dir.name}  ·  {self.method} on {manifest.backbone}, "
+            f"{manifest.image_size} px  ·  variants go to {self.variants_dir(model_dir)}")
         self.model_label.setToolTip(str(model_dir))
         self.set_data(self._manifest_roots())
         self._update_buttons()
@@ -198,7 +198,7 @@ class QuantizePage(QWidget):
     def _manifest_roots(self) -> list[Path]:
         if self.model_dir is None:
             return []
-        return [Path(root) for root in read_model_manifest(self.model_dir).get("data_roots", [])]
+        return [Path(root) for root in read_model_manifest(self.model_dir).data_roots]
 
     def set_data(self, folders: list[Path]) -> None:
         """The labelled test images each variant is measured on (and calibrated on, for train / held-out)."""

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import psutil
 
 from core.commands import arg_types
-from core.data.images import IMAGE_SUFFIXES, read_image, resize_image
+from core.data.images import IMAGE_SUFFIXES
 from core.errors import InputError
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
@@ -37,6 +36,7 @@ from core.soak import LATENCY, SoakRecorder, SoakReport, publish
 from core.soak import WARM_UP_FRAMES as SOAK_WARM_UP_FRAMES
 from core.sources import FrameResult, LiveSettings, inspect_stream, open_source
 from core.sources.base import FrameSource
+from core.sources.demo_video import write_demo_video
 from core.sources.video import VideoFileSource
 
 WARM_UP_FRAMES = 10
@@ -59,19 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="N",
                         help=f"soak: frames before memory and latency are measured (default {SOAK_WARM_UP_FRAMES})")
     parser.set_defaults(run=run)
-
-
-def write_demo_video(target: Path, size: int = 640, frames: int = 120, fps: float = 30.0) -> Path:
-    """An MJPG video of the demo data set's test images at `size` x `size` (what a camera would send)."""
-    from core.sources.uri import demo_image_paths
-
-    paths = demo_image_paths()
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
-    for index in range(frames):
-        image = resize_image(read_image(paths[index % len(paths)]), size)
-        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return target
 
 
 def open_bench_source(uri: str) -> FrameSource:

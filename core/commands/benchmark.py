@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core.commands import arg_types
-from core.commands.latency import measure
 from core.methods.registry import METHODS, get_method
-from core.model_store import load_model, read_manifest
+from core.model_manifest import read_manifest
+from core.model_store import load_model
 from core.profiling import count_macs
+from core.runtime.latency import measure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run_cell(method: str, data: list[Path], name: str, args: argparse.Namespace)
     return {
         "method": method,
         "categories": json.loads(report.read_text())["categories"],
-        "training": manifest["training"],
+        "training": dict(manifest.training),
         "latency": {runtime: measure(model_dir, runtime) for runtime in ("onnxruntime", "pytorch")},
         "macs": count_macs(load_model(model_dir).network, args.image_size),
         "weights_bytes": (model_dir / "weights.safetensors").stat().st_size,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from core.bundle import is_bundle_directory
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.deploy.bundle import is_bundle_directory
 from core.errors import InputError
 from core.export.calibration import CALIBRATION_SOURCES
 from core.export.ptq import RANGE_METHODS
@@ -16,7 +15,7 @@ from core.export.report import REPORT_FILE
 from core.export.variants import PRECISIONS, TARGETS, VariantSpec, export_variant_job
 from core.files import check_replaceable
 from core.methods.registry import get_method
-from core.model_manifest import read_manifest
+from core.model_manifest import read_bundle_manifest, read_manifest
 
 # Options that only one way of quantizing uses; giving one to another way is a mistake worth telling.
 _PTQ_ONLY = ("calibration", "calibration_samples", "range_method")
@@ -70,12 +69,12 @@ def _describe(precision: str, method: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = variant_spec(args, read_manifest(args.model)["method"])
+    spec = variant_spec(args, read_manifest(args.model).method)
     check_replaceable(args.out, is_bundle_directory, "deployment bundle")  # now, not after calibrating or fine-tuning
     bundle = run_with_bars(export_variant_job(args.model, spec, args.out, args.data))
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_bundle_manifest(bundle)
     graph_bytes = (bundle / "model.onnx").stat().st_size
     print((bundle / REPORT_FILE).read_text())
-    print(f"{spec.name}: {bundle} ({graph_bytes / 1e6:.1f} MB graph), threshold {manifest['thresholds']['image']:.4g}, "
-          f"drift from FP32 {manifest['fp32_drift']}")
+    print(f"{spec.name}: {bundle} ({graph_bytes / 1e6:.1f} MB graph), threshold {manifest.thresholds.image:.4g}, "
+          f"drift from FP32 {manifest.fp32_drift}")
     return 0

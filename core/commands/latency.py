@@ -7,11 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from core.commands import arg_types
-from core.profiling import median_latency_ms
-from core.runtime import BACKENDS, open_runtime
+from core.runtime import BACKENDS
+from core.runtime.latency import measure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,17 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="independent series; the median of their medians")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(run=run)
-
-
-def measure(model_dir: Path, runtime_name: str = "auto", runs: int = 50, repeats: int = 3) -> dict[str, float | str]:
-    """Median latency of predict() on one image (content does not change the cost), median over `repeats` series."""
-    runtime = open_runtime(model_dir, runtime_name)
-    image = np.random.default_rng(0).integers(0, 256, (1, runtime.image_size, runtime.image_size, 3), dtype=np.uint8)
-    series = [median_latency_ms(lambda: runtime.predict(image), runs=runs) for _ in range(repeats)]
-    return {"runtime": runtime.name, "median_ms": float(np.median([s["median_ms"] for s in series])),
-            "series_medians_ms": [round(s["median_ms"], 2) for s in series], "model_bytes": runtime.model_bytes,
-            "precision": runtime.precision, "int8_path": runtime.integer_path.name,
-            "int8_warning": runtime.int8_warning}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,7 +47,6 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
 def write_predictions(model: LoadedModel, paths: list[Path], out: Path) -> list[dict[str, str]]:
     """Score each image, write `<stem>_overlay.png` into `out` and `scores.csv`; returns the CSV rows."""
     size = model.config.image_size
-    thresholds = model.manifest["thresholds"]
     if not paths:
         raise InputError("no images to score")
     rows: list[dict[str, str]] = []
@@ -57,7 +56,7 @@ def write_predictions(model: LoadedModel, paths: list[Path], out: Path) -> list[
         out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
         scores, maps = run_to_end(predict_arrays(model.network, resize_image(image, size)[None]))
         score = float(scores[0])
-        overlay = render_overlay(image, maps[0], low=thresholds["map_low"], threshold=model.threshold, score=score)
+        overlay = render_overlay(image, maps[0], low=model.map_low, threshold=model.threshold, score=score)
         overlay_path = _overlay_path(out, path, taken)
         if not cv2.imwrite(str(overlay_path), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
             raise InputError(f"{overlay_path}: the overlay could not be written")

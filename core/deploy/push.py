@@ -32,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.bundle import GRAPH_FILE, MANIFEST, bundle_files, verify_bundle
 from core.deploy import releases
-from core.deploy.bundle import GRAPH_FILE, MANIFEST, bundle_files, verify_bundle
-from core.files import sha256_of
 from core.deploy.connection import ConnectionLost, SshTarget, open_client
 from core.deploy.device import build_engine
 from core.deploy.errors import ConnectionFailed, DeployError, EngineNotBuilt
 from core.deploy.remote import Remote
 from core.deploy.upload import UploadPlan, upload
+from core.files import sha256_of
 from core.jobs import CancelToken, Job, Progress
+from core.model_manifest import BundleManifest
 
 _ENGINE_HEADROOM = 16 * 1024 * 1024
 _NOT_BUILT = {
@@ -105,12 +106,12 @@ def new_release_id(manifest_sha256: str) -> str:
 class _Deployment:
     """One run of the job: its state survives reconnections so that a retried step continues the work."""
 
-    def __init__(self, bundle: Path, manifest: Mapping[str, Any], target: SshTarget, token: CancelToken,
+    def __init__(self, bundle: Path, manifest: BundleManifest, target: SshTarget, token: CancelToken,
                  options: DeployOptions, passphrase: str | None) -> None:
         self.bundle, self.target, self.token, self.options = bundle, target, token, options
         self.passphrase = passphrase
         self.names = bundle_files(manifest)
-        self.expected = {**manifest["files"], MANIFEST: sha256_of(bundle / MANIFEST)}
+        self.expected = {**manifest.files, MANIFEST: sha256_of(bundle / MANIFEST)}
         self.release_id = new_release_id(self.expected[MANIFEST])
         self.total_bytes = sum((bundle / name).stat().st_size for name in self.names)
         self.remote: Remote | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.artefact_dir import BUNDLE_FORMAT, KINDS, MANIFEST, MODEL_FORMAT, read_manifest_json
-from core.deploy.bundle import verify_bundle
+from core.bundle import verify_bundle
 from core.errors import InputError
 
 

@@ -12,16 +12,16 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.commands.latency import measure
 from core.evaluation import evaluate_job
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import CancelToken, Progress
+from core.model_manifest import read_bundle_manifest
 from core.runtime import open_runtime
+from core.runtime.latency import measure
 
 METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
 STAGE = "compare"
@@ -51,7 +51,7 @@ def variant_job(
                        for name, metrics in results["categories"].items()},
         "latency_ms_median": latency,
         "file_bytes": (bundle / "model.onnx").stat().st_size,
-        "fp32_drift": json.loads((bundle / "manifest.json").read_text())["fp32_drift"],
+        "fp32_drift": read_bundle_manifest(bundle).fp32_drift,
         "bundle": str(Path(bundle).absolute()),
     }
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import onnx
 
 from core.export.trt_support.table import get_target
+from core.model_manifest import Thresholds
 from core.runtime.integer_path import saturating_nodes
 
 if TYPE_CHECKING:  # variants.py writes the report; importing it here at run time would be circular
@@ -30,7 +31,7 @@ REPORT_FILE = "report.md"
 
 def variant_report(
     spec: VariantSpec, fp32_graph: Path, graph: Path, drift: dict[str, float] | None,
-    fp32_thresholds: dict[str, Any], thresholds: dict[str, Any], seconds: float,
+    fp32_thresholds: Thresholds, thresholds: Thresholds, seconds: float,
 ) -> dict[str, Any]:
     """Facts about the variant graph at `graph` made from the model's FP32 graph `fp32_graph`."""
     model = onnx.load(str(graph), load_external_data=False)
@@ -55,7 +56,7 @@ def variant_report(
         # exports; a count here means the graph is only right on VNNI CPUs and on TensorRT).
         "int8_pair_sum_overflows": len(saturating_nodes(model)),
         "fp32_drift": drift,
-        "thresholds": {"fp32": fp32_thresholds.get("image"), "variant": thresholds.get("image")},
+        "thresholds": {"fp32": fp32_thresholds.image, "variant": thresholds.image},
         "export_seconds": round(seconds, 1),
     }
 

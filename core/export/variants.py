@@ -16,10 +16,10 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from core.bundle import write_bundle
 from core.data.dataset import load_normal_images
 from core.errors import InputError
 from core.export.calibration import CALIBRATION_SOURCES, calibration_inputs, normal_images_by_category
@@ -28,8 +28,8 @@ from core.export.ptq import quantize_ptq
 from core.export.report import REPORT_FILE, report_markdown, variant_report
 from core.jobs import CancelToken, Progress
 from core.methods.registry import get_method
-from core.metrics import threshold_from_normal_scores
-from core.model_manifest import ONNX_GRAPH, read_manifest
+from core.metrics import ThresholdChooser
+from core.model_manifest import ONNX_GRAPH, ModelManifest, Thresholds, read_manifest
 from core.runtime.onnx_backend import OnnxRuntime
 
 TARGETS = ("cpu", "tensorrt8", "tensorrt10")
@@ -74,8 +74,6 @@ def export_variant_job(
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, Path]:
     """Write the bundle for `spec` at `out_dir` (atomically) and return its path."""
-    from core.deploy.bundle import write_bundle
-
     cancel = cancel or CancelToken()
     started = time.monotonic()
     manifest = read_manifest(model_dir)
@@ -94,18 +92,18 @@ def export_variant_job(
             assert_tensorrt_compatible(graph, spec.target)
         yield Progress(0, 0, "choosing thresholds on held-out images", stage="thresholds")
         thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots)
-        report = variant_report(spec, fp32_graph, graph, drift, manifest["thresholds"], thresholds,
+        report = variant_report(spec, fp32_graph, graph, drift, manifest.thresholds, thresholds,
                                 time.monotonic() - started)
-        size = int(manifest["image_size"])
+        size = manifest.image_size
         return write_bundle(
             graph, Path(out_dir),
             # TensorRT builds FP16 from the FP32 graph with --fp16; ONNX Runtime needs the converted graph.
             precision=spec.precision,
             input_spec={"name": "image", "shape": [-1, 3, size, size], "dtype": "float32", "layout": "NCHW"},
-            thresholds=thresholds, categories=manifest["categories"], normalisation=manifest["normalisation"],
-            extra={"image_size": size, "variant": {**asdict(spec), "name": spec.name}, "method": manifest["method"],
-                   "backbone": manifest["backbone"], "source_model": str(Path(model_dir).absolute()),
-                   "source_files": manifest["files"], "fp32_drift": drift, "report": report},
+            thresholds=thresholds, categories=manifest.categories, normalisation=manifest.normalisation,
+            extra={"variant": {**asdict(spec), "name": spec.name}, "method": manifest.method,
+                   "backbone": manifest.backbone, "source_model": str(Path(model_dir).absolute()),
+                   "source_files": dict(manifest.files), "fp32_drift": drift, "report": report},
             documents={REPORT_FILE: report_markdown(f"{spec.name} of {Path(model_dir).name}", report)},
         )
 
@@ -122,11 +120,11 @@ def _check_readable_graph(graph: Path) -> None:
 
 
 def _make_graph(
-    model_dir: Path, manifest: dict, spec: VariantSpec, graph: Path, data_roots: Sequence[Path] | None,
+    model_dir: Path, manifest: ModelManifest, spec: VariantSpec, graph: Path, data_roots: Sequence[Path] | None,
     cancel: CancelToken,
 ) -> Generator[Progress, None, None]:
     fp32_graph = model_dir / ONNX_GRAPH
-    networks = get_method(manifest["method"]).networks
+    networks = get_method(manifest.method).networks
     if spec.precision == "fp32" or (spec.precision == "fp16" and spec.target.startswith("tensorrt")):
         shutil.copyfile(fp32_graph, graph)
     elif spec.precision == "fp16":
@@ -139,44 +137,34 @@ def _make_graph(
     else:
         from core.export.qat import qat_job
 
-        roots = [Path(root) for root in (data_roots or manifest.get("data_roots", []))]
+        roots = [Path(root) for root in (data_roots or manifest.data_roots)]
         flavour = "cpu" if spec.target == "cpu" else "tensorrt"
         yield from qat_job(model_dir, roots, graph, flavour=flavour, epochs=spec.qat_epochs, cancel=cancel)
 
 
 def _variant_thresholds(
-    manifest: dict, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None
-) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """Thresholds of the variant from held-out normal images, and its largest score drift from FP32 on them.
+    manifest: ModelManifest, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None
+) -> tuple[Thresholds, dict[str, float] | None]:
+    """Thresholds of the variant, chosen by training's rule on the held-out normal images training used, and its
+    largest score drift from FP32 on them.
 
     Without access to the training folders the FP32 thresholds are kept, and the drift is unknown (None)."""
-    size = int(manifest["image_size"])
-    variant, fp32 = OnnxRuntime(graph, size), OnnxRuntime(fp32_graph, size)
-    thresholds = dict(manifest["thresholds"])
-    # Per category as training chose them (same held-out images, same rule): a unified model's categories can
-    # differ tenfold in normal scores, and one shared threshold would miss the defects of the quieter ones.
-    per_category: dict[str, float] = {}
-    all_scores, all_fp32_scores, all_maps = [], [], []
+    variant, fp32 = OnnxRuntime(graph, manifest.image_size), OnnxRuntime(fp32_graph, manifest.image_size)
+    chooser, fp32_scores = ThresholdChooser(), []
     try:
         for name, paths in normal_images_by_category(manifest, "heldout", data_roots).items():
             if not paths:
                 continue
-            images = load_normal_images(paths, size, min_images=1).images
-            scores, maps = variant.predict(images)
-            per_category[name] = threshold_from_normal_scores(scores)
-            all_scores.append(scores)
-            all_fp32_scores.append(fp32.predict(images)[0])
-            all_maps.append(maps[:, ::8, ::8])
+            images = load_normal_images(paths, manifest.image_size, min_images=1).images
+            chooser.add(name, *variant.predict(images))
+            fp32_scores.append(fp32.predict(images)[0])
     except (InputError, OSError):
-        return dict(manifest["thresholds"]), None
-    if not all_scores:
-        return dict(manifest["thresholds"]), None
-    scores, fp32_scores = np.concatenate(all_scores), np.concatenate(all_fp32_scores)
-    thresholds["image"] = threshold_from_normal_scores(scores)
-    thresholds["per_category"] = per_category
-    thresholds["map_low"] = float(np.percentile(np.concatenate(all_maps), 50))
-    relative = np.abs(scores - fp32_scores) / max(float(np.abs(fp32_scores).max()), 1e-12)
-    return thresholds, {"max_relative_score_drift": float(relative.max()), "images": len(scores)}
+        return manifest.thresholds, None
+    if not fp32_scores:
+        return manifest.thresholds, None
+    scores, reference = chooser.scores, np.concatenate(fp32_scores)
+    relative = np.abs(scores - reference) / max(float(np.abs(reference).max()), 1e-12)
+    return chooser.thresholds(), {"max_relative_score_drift": float(relative.max()), "images": len(scores)}
 
 
 def bundle_from_model(model_dir: Path, out_dir: Path, precision: str) -> Path:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artefact_dir import BUNDLE_FORMAT, contained_file, format_of
+from core.artefact_dir import BUNDLE_FORMAT, MANIFEST, contained_file, format_of
 from core.errors import InputError
-from core.model_manifest import ONNX_GRAPH, WEIGHTS, read_manifest
+from core.model_manifest import (GRAPH_FILE, ONNX_GRAPH, WEIGHTS, BundleManifest, ModelManifest, read_manifest,
+                                 verify_bundle)
 from core.runtime.base import Runtime
 from core.runtime.integer_path import IntegerPath, cpu_integer_path, saturation_warning
 
@@ -25,11 +26,11 @@ BACKENDS = ("auto", "tensorrt", "onnxruntime", "pytorch")
 
 @dataclass
 class ModelRuntime:
-    """A backend plus what the model directory says about thresholds, categories and size."""
+    """A backend plus what the model directory or bundle says about thresholds, categories and size."""
 
     backend: Runtime
     model_dir: Path
-    manifest: dict
+    manifest: ModelManifest | BundleManifest
     model_bytes: int
     integer_path: IntegerPath = field(default_factory=cpu_integer_path)
     # Set when this INT8 graph is known to give wrong results on this CPU's integer path (see `integer_path`).
@@ -41,29 +42,28 @@ class ModelRuntime:
 
     @property
     def image_size(self) -> int:
-        return int(self.manifest["input"]["shape"][-1])
+        return self.manifest.image_size
 
     @property
     def precision(self) -> str:
-        return str(self.manifest.get("precision", "fp32"))
+        return self.manifest.precision
 
     @property
     def threshold(self) -> float:
-        return float(self.manifest["thresholds"]["image"])
+        return self.manifest.thresholds.required("image", self.model_dir / MANIFEST)
 
     @property
     def map_low(self) -> float:
-        return float(self.manifest["thresholds"]["map_low"])
+        return self.manifest.thresholds.required("map_low", self.model_dir / MANIFEST)
 
     @property
     def category_thresholds(self) -> dict[str, float]:
         """Per-category image thresholds of a unified model (empty when the manifest has none)."""
-        return {name: float(value) for name, value in self.manifest["thresholds"].get("per_category", {}).items()}
+        return dict(self.manifest.thresholds.per_category)
 
     @property
     def categories(self) -> list[str]:
-        return list(self.manifest.get("categories", []))
-
+        return list(self.manifest.categories)
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.backend.predict(images)
 
@@ -86,7 +86,7 @@ def open_runtime(model_dir: Path, prefer: str = "auto", threads: int | None = No
     if prefer != "pytorch" and onnx_usable:
         from core.runtime.onnx_backend import OnnxRuntime
 
-        backend: Runtime = OnnxRuntime(graph, int(manifest["image_size"]), threads)
+        backend: Runtime = OnnxRuntime(graph, manifest.image_size, threads)
         return ModelRuntime(backend, model_dir, manifest, graph.stat().st_size)
     from core.model_store import load_model  # PyTorch only when it is the backend
     from core.runtime.torch_backend import TorchRuntime
@@ -102,7 +102,6 @@ def is_bundle(path: Path) -> bool:
 
 
 def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRuntime:
-    from core.deploy.bundle import GRAPH_FILE, verify_bundle
     from core.runtime.onnx_backend import OnnxRuntime
 
     if prefer == "pytorch":
@@ -114,12 +113,11 @@ def _open_bundle(bundle_dir: Path, prefer: str, threads: int | None) -> ModelRun
     if prefer in ("auto", "tensorrt") and engine.is_file() and importlib.util.find_spec("tensorrt") is not None:
         from core.runtime.tensorrt_backend import TensorRtRuntime
 
-        size = int(manifest["input"]["shape"][-1])
-        return ModelRuntime(TensorRtRuntime(bundle_dir, size), bundle_dir, manifest, engine.stat().st_size)
+        return ModelRuntime(TensorRtRuntime(bundle_dir, manifest.image_size), bundle_dir, manifest, engine.stat().st_size)
     if prefer == "tensorrt":
         raise InputError(f"{bundle_dir}: TensorRT needs model.engine (built on the device) and the tensorrt module")
     graph = bundle_dir / GRAPH_FILE
-    backend = OnnxRuntime(graph, int(manifest["input"]["shape"][-1]), threads)
+    backend = OnnxRuntime(graph, manifest.image_size, threads)
     path = cpu_integer_path()
-    warning = saturation_warning(graph, path) if manifest.get("precision") == "int8" else None
+    warning = saturation_warning(graph, path) if manifest.precision == "int8" else None
     return ModelRuntime(backend, bundle_dir, manifest, graph.stat().st_size, path, warning)

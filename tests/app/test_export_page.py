@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from app.model_state import QtActiveModel
 from app.pages.export_page import ExportPage
 from app.settings import AppSettings
-from core.deploy.bundle import verify_bundle
+from core.bundle import verify_bundle
 from tests.core.deploy.deploy_testkit import SSHD, SshServer, fake_trtexec, make_bundle
 
 
@@ -153,7 +153,7 @@ def test_an_encrypted_key_asks_for_its_passphrase_and_a_model_folder_is_exported
     result = page.last_result
     assert result is not None and not result.engine_built
     deployed = verify_bundle(remote / "current")
-    assert deployed["precision"] == "int8" and deployed["source_model"] == str(tiny_model.absolute())
+    assert deployed.precision == "int8" and deployed.source_model == str(tiny_model.absolute())
     assert "engine not built" in page.stage_label.text()
     settings.store.sync()
     stored = Path(settings.store.fileName()).read_text()

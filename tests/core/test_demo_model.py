@@ -6,7 +6,7 @@ import numpy as np
 
 from core.data.demo import ensure_demo_dataset
 from core.demo_model import DEMO_CONFIG, SHIPPED_DEMO_MODEL, usable_demo_model
-from core.export.onnx_export import parity_error
+from core.onnx_export import parity_error
 from core.model_store import ONNX_GRAPH, load_model
 
 

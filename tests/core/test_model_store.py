@@ -9,9 +9,10 @@ import pytest
 from core.errors import Cancelled, InputError
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
-from core.methods.stfpm.settings import StudentSettings
 from core.methods.patchcore.settings import PatchcoreSettings
-from core.model_store import load_model, read_manifest, write_directory_atomically
+from core.methods.stfpm.settings import StudentSettings
+from core.model_manifest import FORMAT_VERSION, ModelManifest, read_manifest
+from core.model_store import load_model, write_directory_atomically
 from core.training import train_job
 
 CONFIG = ModelConfig(method="patchcore", image_size=64, settings=PatchcoreSettings(coreset_ratio=0.2))
@@ -24,13 +25,17 @@ def trained(tiny_categories, tmp_path):
 
 def test_manifest_says_what_made_the_model(trained) -> None:
     manifest = read_manifest(trained)
-    assert manifest["format_version"] == 1
-    assert manifest["method"] == "patchcore" and manifest["backbone"] == "tf_efficientnet_lite0"
-    assert manifest["layers"] == [5, 11] and manifest["image_size"] == 64
-    assert set(manifest["files"]) == {"weights.safetensors", "model.onnx"}
-    assert len(manifest["data_fingerprint"]) == 64
-    assert manifest["normalisation"]["mean"] == [127.5, 127.5, 127.5]
-    assert {"torch", "timm", "python"} <= set(manifest["library_versions"])
+    assert json.loads((trained / "manifest.json").read_text())["format_version"] == FORMAT_VERSION == 2
+    assert manifest.method == "patchcore" and manifest.backbone == "tf_efficientnet_lite0"
+    assert manifest.layers == (5, 11) and manifest.image_size == 64
+    assert set(manifest.files) == {"weights.safetensors", "model.onnx"}
+    assert len(manifest.data_fingerprint) == 64
+    assert manifest.normalisation.mean == (127.5, 127.5, 127.5)
+    assert {"torch", "timm", "python"} <= set(manifest.library_versions)
+    # The split the thresholds came from, so that exported variants choose theirs on the same held-out images.
+    assert (manifest.holdout_fraction, manifest.split_seed) == (0.1, CONFIG.seed)
+    assert set(manifest.thresholds.per_category) == {"stripes", "waves"}
+    assert ModelManifest.from_json(manifest.to_json(), trained) == manifest  # written as read
 
 
 def test_a_changed_file_is_refused(trained) -> None:

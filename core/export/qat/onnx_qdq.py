@@ -1,7 +1,7 @@
 """Export a converted PT2E graph (torchao `convert_pt2e` output) as a Q/DQ ONNX graph at opset 17.
 
 The converted graph holds `quantized_decomposed` quantize/dequantize ops with their learned scales and zero points,
-int8 weights folded to constants. The TorchScript-based exporter (the one `core.export.onnx_export` uses, since the
+int8 weights folded to constants. The TorchScript-based exporter (the one `core.onnx_export` uses, since the
 dynamo exporter cannot write our Pad operators at opset 17) does not know those ops, so for the duration of the
 export each is given a one-line translation to QuantizeLinear / DequantizeLinear. Everything else in the graph is
 plain ATen and exports as the FP32 graph does.
@@ -21,7 +21,7 @@ from torch.fx import GraphModule
 from torch.onnx import symbolic_helper
 from torchao.quantization.pt2e import allow_exported_model_train_eval, move_exported_model_to_eval
 
-from core.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES
+from core.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES
 from core.export.qat.onnx_tidy import tidy_qdq_graph
 
 # torch ScalarType codes of the quantized dtypes -> (torch dtype, ONNX TensorProto type).

@@ -20,8 +20,9 @@ import psutil
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from core.deploy.bundle import write_bundle
+from core.bundle import write_bundle
 from core.deploy.connection import SshTarget
+from core.model_manifest import Normalisation, Thresholds
 
 SSHD = Path("/usr/sbin/sshd")
 SIZE = 32  # input height and width of the test graphs
@@ -77,13 +78,13 @@ def input_spec(dtype: str = "float32") -> dict:
     return {"name": "image", "shape": [-1, 3, SIZE, SIZE], "dtype": dtype, "layout": "NCHW", "channels": "RGB"}
 
 
-NORMALISATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "in_graph": False}
+NORMALISATION = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), in_graph=False)
 
 
 def make_bundle(tmp: Path, name: str = "bundle", *, precision: str = "fp32", **graph_options: object) -> Path:
     graph = make_graph(tmp / f"{name}.onnx", qdq=precision == "int8", **graph_options)
     return write_bundle(graph, tmp / name, precision=precision, input_spec=input_spec(),
-                        thresholds={"image": 0.5, "pixel": 0.4}, categories=["bottle"], normalisation=NORMALISATION,
+                        thresholds=Thresholds(image=0.5, map_low=0.1), categories=["bottle"], normalisation=NORMALISATION,
                         extra={"method": "stfpm"})
 
 

@@ -209,7 +209,7 @@ def test_script_is_executable_without_the_package(bundle: Path) -> None:
 
 def test_device_scripts_read_the_format_the_host_writes() -> None:
     """The device scripts cannot import core, so they repeat its constants; they must not drift apart."""
-    from core.deploy import bundle
+    from core import bundle
     from core.deploy.device import trt_runtime
 
     for script in (build_engine, trt_runtime):

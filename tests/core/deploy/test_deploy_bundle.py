@@ -11,15 +11,16 @@ import onnxruntime
 import pytest
 from onnx import TensorProto
 
-from core.deploy.bundle import (BUNDLE_FORMAT, MANIFEST, bundle_files, read_bundle_manifest, sha256_of,
-                                verify_bundle, write_bundle)
+from core.bundle import BUNDLE_FORMAT, MANIFEST, bundle_files, read_bundle_manifest, verify_bundle, write_bundle
 from core.deploy.source import resolve_bundle
 from core.errors import InputError
+from core.files import sha256_of
+from core.model_manifest import Normalisation, Thresholds
 from deploy_testkit import NORMALISATION, SIZE, input_spec, make_bundle, make_graph
 
 
 def _write(tmp_path: Path, graph: Path, **changes: object) -> Path:
-    arguments = {"precision": "fp32", "input_spec": input_spec(), "thresholds": {"image": 0.5},
+    arguments = {"precision": "fp32", "input_spec": input_spec(), "thresholds": Thresholds(image=0.5),
                  "categories": ["bottle"], "normalisation": NORMALISATION}
     arguments.update(changes)
     return write_bundle(graph, tmp_path / "out", **arguments)
@@ -28,14 +29,16 @@ def _write(tmp_path: Path, graph: Path, **changes: object) -> Path:
 def test_int8_bundle_records_graph_facts_and_hashes(tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path, precision="int8")
     manifest = verify_bundle(bundle)
-    assert manifest["format"] == BUNDLE_FORMAT and manifest["format_version"] == 1
-    assert manifest["precision"] == "int8" and manifest["method"] == "stfpm"
-    assert manifest["input"] == {**input_spec(), "shape": [-1, 3, SIZE, SIZE]}
-    assert manifest["graph"] == {"file": "model.onnx", "opset": 17, "qdq": True, "fp16_tensors": False}
-    assert {o["name"]: (o["role"], o["shape"]) for o in manifest["outputs"]} == {
+    written = json.loads((bundle / MANIFEST).read_text())
+    assert written["format"] == BUNDLE_FORMAT and written["format_version"] == 1
+    assert manifest.precision == "int8" and manifest.method == "stfpm"
+    assert manifest.input == {**input_spec(), "shape": [-1, 3, SIZE, SIZE]} and manifest.image_size == SIZE
+    assert manifest.graph == {"file": "model.onnx", "opset": 17, "qdq": True, "fp16_tensors": False}
+    assert {o["name"]: (o["role"], o["shape"]) for o in manifest.outputs} == {
         "score": ("score", [-1]), "anomaly_map": ("anomaly_map", [-1, 1, SIZE, SIZE])}
-    assert set(manifest["files"]) == {"model.onnx", "device/build_engine.py", "device/trt_runtime.py"}
-    for name, digest in manifest["files"].items():
+    assert manifest.thresholds == Thresholds(image=0.5, map_low=0.1) and manifest.normalisation == NORMALISATION
+    assert set(manifest.files) == {"model.onnx", "device/build_engine.py", "device/trt_runtime.py"}
+    for name, digest in manifest.files.items():
         assert sha256_of(bundle / name) == digest
     assert bundle_files(manifest)[-1] == MANIFEST
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
@@ -47,14 +50,15 @@ def test_int8_bundle_records_graph_facts_and_hashes(tmp_path: Path) -> None:
 
 def test_fp16_graph_is_flagged_typed(tmp_path: Path) -> None:
     manifest = verify_bundle(make_bundle(tmp_path, precision="fp16", fp16=True))
-    assert manifest["graph"]["fp16_tensors"] is True and manifest["graph"]["qdq"] is False
+    assert manifest.graph["fp16_tensors"] is True and manifest.graph["qdq"] is False
 
 
 def test_numpy_thresholds_are_stored_as_plain_json(tmp_path: Path) -> None:
-    bundle = _write(tmp_path, make_graph(tmp_path / "g.onnx"), thresholds={"image": np.float32(0.25)},
-                    normalisation={**NORMALISATION, "mean": np.array([0.5, 0.5, 0.5])})
+    bundle = _write(tmp_path, make_graph(tmp_path / "g.onnx"), thresholds=Thresholds(image=np.float32(0.25)),
+                    normalisation=Normalisation(mean=np.array([0.5, 0.5, 0.5]), std=NORMALISATION.std))
     manifest = json.loads((bundle / MANIFEST).read_text())
-    assert manifest["thresholds"] == {"image": 0.25} and manifest["normalisation"]["mean"] == [0.5, 0.5, 0.5]
+    assert manifest["thresholds"] == {"image": 0.25, "per_category": {}}
+    assert manifest["normalisation"]["mean"] == [0.5, 0.5, 0.5]
 
 
 @pytest.mark.parametrize("damage, complaint", [
@@ -100,20 +104,20 @@ def test_claims_that_contradict_the_graph_are_refused(tmp_path: Path, changes: d
 
 def test_uint8_input_graph_is_accepted(tmp_path: Path) -> None:
     graph = make_graph(tmp_path / "g.onnx", input_dtype=TensorProto.UINT8)
-    assert verify_bundle(_write(tmp_path, graph, input_spec=input_spec("uint8")))["input"]["dtype"] == "uint8"
+    assert verify_bundle(_write(tmp_path, graph, input_spec=input_spec("uint8"))).input["dtype"] == "uint8"
 
 
 def test_rewriting_replaces_a_bundle_but_never_another_folder(tmp_path: Path) -> None:
     graph = make_graph(tmp_path / "g.onnx")
-    first = _write(tmp_path, graph, thresholds={"image": 1.0})
-    second = _write(tmp_path, graph, thresholds={"image": 2.0})
-    assert first == second and verify_bundle(second)["thresholds"] == {"image": 2.0}
+    first = _write(tmp_path, graph, thresholds=Thresholds(image=1.0))
+    second = _write(tmp_path, graph, thresholds=Thresholds(image=2.0))
+    assert first == second and verify_bundle(second).thresholds == Thresholds(image=2.0)
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     with pytest.raises(InputError, match="not a deployment bundle; refusing"):
-        write_bundle(graph, precious, precision="fp32", input_spec=input_spec(), thresholds={}, categories=[],
-                     normalisation=NORMALISATION)
+        write_bundle(graph, precious, precision="fp32", input_spec=input_spec(), thresholds=Thresholds(),
+                     categories=[], normalisation=NORMALISATION)
     assert (precious / "notes.txt").read_text() == "keep me"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from deploy_testkit import SshServer
 
-from core.deploy.command import register, run
+from core.commands.deploy import register, run
 
 
 def _cli(sshd: SshServer, bundle: Path, tmp_path: Path, *extra: str) -> int:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from deploy_testkit import SshServer, fake_trtexec, make_bundle, recorded_build_arguments
 
-from core.deploy.bundle import MANIFEST, sha256_of, verify_bundle
+from core.bundle import MANIFEST, verify_bundle
+from core.files import sha256_of
 from core.deploy.connection import SshTarget, open_client
 from core.deploy.errors import (AuthenticationFailed, ConnectionFailed, DeployError, EngineNotBuilt,
                                 HostKeyMismatch, KeyNeedsPassphrase, UnknownHostKey)
@@ -53,7 +54,7 @@ def test_clean_deploy_files_match_by_sha256_on_the_device(sshd: SshServer, bundl
     assert result.previous_release is None and not result.engine_built
     manifest = verify_bundle(release)  # every file re-hashed on the device's disk
     assert sha256_of(release / MANIFEST) == sha256_of(bundle / MANIFEST)
-    assert sorted(manifest["files"]) == ["device/build_engine.py", "device/trt_runtime.py", "model.onnx"]
+    assert sorted(manifest.files) == ["device/build_engine.py", "device/trt_runtime.py", "model.onnx"]
     uploads = [p for p in seen if p.stage == "upload"]
     assert uploads[-1].step == uploads[-1].total == result.bundle_bytes == result.bytes_sent
     assert {p.stage for p in seen} >= {"connect", "prepare", "upload", "verify", "activate", "done"}

@@ -12,7 +12,7 @@ import torch
 from onnx import numpy_helper
 
 from core.errors import Cancelled, InputError
-from core.export.onnx_export import INPUT_NAME
+from core.onnx_export import INPUT_NAME
 from core.export.qat import fine_tune, qat_job
 from core.export.trt_check import assert_tensorrt_compatible
 from core.inference import to_pixels
@@ -176,7 +176,7 @@ def test_patchcore_and_bad_settings_are_refused(trained, tmp_path) -> None:
     _, roots = trained
     config = resolve_config(ModelConfig(method="patchcore", image_size=SIZE, layers=(2, 3)))
     # A real PatchCore model directory; its memory bank does not matter, QAT must refuse before using it.
-    patchcore = save_model(build_model(config, "random"), config, tmp_path / "patchcore", {}, export_graph=False)
+    patchcore = save_model(build_model(config, "random"), config, tmp_path / "patchcore", export_graph=False)
     with pytest.raises(InputError, match="method .patchcore. has nothing to train: use PTQ"):
         run_to_end(qat_job(patchcore, roots, tmp_path / "x.onnx", flavour="cpu"))
     with pytest.raises(InputError, match="unknown QAT flavour 'gpu'"):

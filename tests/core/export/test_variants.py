@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,12 +11,13 @@ import pytest
 from onnx import numpy_helper
 
 from core.errors import InputError
-from core.export.calibration import calibration_inputs
+from core.bundle import verify_bundle
+from core.export.calibration import calibration_inputs, normal_images_by_category
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
 from core.methods.stfpm.settings import StudentSettings
-from core.model_store import read_manifest
+from core.model_manifest import read_manifest
 from core.runtime import open_runtime
 from core.training import train_job
 
@@ -52,6 +54,29 @@ def test_calibration_sources(model_dir) -> None:
     assert len(heldout) == 2  # 10 % of 12 images per category, at least one each
 
 
+def test_the_held_out_split_is_the_one_the_manifest_records(model_dir) -> None:
+    manifest = read_manifest(model_dir)
+    assert manifest.holdout_fraction == 0.1
+    half = dataclasses.replace(manifest, holdout_fraction=0.5)
+    assert [len(paths) for paths in normal_images_by_category(half, "heldout", None).values()] == [6, 6]
+    assert len(calibration_inputs(half, "heldout", 50)) == 12
+    other_seed = normal_images_by_category(dataclasses.replace(half, split_seed=manifest.split_seed + 1), "heldout",
+                                           None)
+    assert other_seed != normal_images_by_category(half, "heldout", None)
+
+
+def test_an_fp32_variant_chooses_the_thresholds_training_chose(model_dir, tmp_path) -> None:
+    """Same graph, same held-out images, same rule: the variant's thresholds are the model's (up to ONNX Runtime
+    versus PyTorch rounding). A second rule, or another split, would show here."""
+    model = read_manifest(model_dir).thresholds
+    variant = verify_bundle(export(model_dir, VariantSpec("fp32"), tmp_path)).thresholds
+    assert variant.per_category.keys() == model.per_category.keys() == {"stripes", "waves"}
+    for name in model.per_category:
+        assert variant.per_category[name] == pytest.approx(model.per_category[name], rel=1e-4)
+    for key in ("image", "heldout_score_max", "map_low"):
+        assert getattr(variant, key) == pytest.approx(getattr(model, key), rel=1e-4, abs=1e-7), key
+
+
 def test_fp16_matches_fp32(model_dir, tmp_path) -> None:
     fp32 = open_runtime(model_dir, "onnxruntime").predict(images())
     bundle = export(model_dir, VariantSpec("fp16"), tmp_path)
@@ -66,11 +91,11 @@ def test_fp16_matches_fp32(model_dir, tmp_path) -> None:
 def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     spec = VariantSpec("int8", "ptq", "random-normal", target, calibration_samples=8)
     bundle = export(model_dir, spec, tmp_path)
-    manifest = read_manifest_of_bundle(bundle)
-    assert manifest["precision"] == "int8" and manifest["variant"]["name"] == spec.name
-    assert manifest["fp32_drift"]["images"] == 2
+    manifest = verify_bundle(bundle)
+    assert manifest.precision == "int8" and manifest.variant["name"] == spec.name
+    assert manifest.fp32_drift["images"] == 2
     # re-chosen per category too, as training does: a unified model's categories differ in normal scores
-    assert set(manifest["thresholds"]["per_category"]) == {"stripes", "waves"}
+    assert set(manifest.thresholds.per_category) == {"stripes", "waves"}
     graph = onnx.load(str(bundle / "model.onnx"))
     quantize = [node for node in graph.graph.node if node.op_type == "QuantizeLinear"]
     assert quantize
@@ -91,7 +116,7 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     arithmetic = [node.name for node in graph.graph.node if node.name.count("/") < 2 and node.op_type == "Sub"]
     assert arithmetic and not any(name.startswith(tuple(arithmetic)) for name in quantized_inputs)
     assert (bundle / "model.onnx").stat().st_size < 0.45 * (model_dir / "model.onnx").stat().st_size
-    report = manifest["report"]  # also written for people as report.md
+    report = manifest.report  # also written for people as report.md
     assert report["int8_convolutions"] == report["convolutions"] - 2  # all but the blur's two passes
     assert report["graph_bytes"] < 0.45 * report["fp32_graph_bytes"]
     text = (bundle / "report.md").read_text()
@@ -106,12 +131,6 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
     assert largest_weight <= (64 if target == "cpu" else 127) and largest_weight > 32
     scores, maps = open_runtime(bundle).predict(images())
     assert maps.shape == (4, SIZE, SIZE) and np.all(np.isfinite(scores))
-
-
-def read_manifest_of_bundle(bundle):
-    from core.deploy.bundle import verify_bundle
-
-    return verify_bundle(bundle)
 
 
 def test_bad_variant_specs_are_refused() -> None:

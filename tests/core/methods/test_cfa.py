@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from core.errors import InputError
-from core.export.onnx_export import export_onnx
+from core.onnx_export import export_onnx
 from core.export.qat import qat_job
 from core.export.trt_check import assert_tensorrt_compatible
 from core.jobs import CancelToken, run_to_end
@@ -132,7 +132,7 @@ def test_a_bank_smaller_than_k_plus_j_is_refused() -> None:
 def test_bank_and_descriptor_survive_save_and_load(tmp_path) -> None:
     model, config = make_model(epochs=1, batch_size=4, gamma_c=2)
     run_to_end(fit_cfa(model, images(4), config, CancelToken()))
-    save_model(model, config, tmp_path / "model", {"categories": ["x"]}, export_graph=False)
+    save_model(model, config, tmp_path / "model", categories=["x"], export_graph=False)
     loaded = load_model(tmp_path / "model").network
     assert loaded.memory_bank.shape == (128, model.descriptor_dim)
     torch.testing.assert_close(loaded.memory_bank, model.memory_bank)

@@ -37,7 +37,7 @@ def test_fit_save_load_export_and_runtime_parity(method, tiny_categories, tmp_pa
     result = run_to_end(train_job(tiny_config(method, epochs=1, batch_size=4, coreset_ratio=0.2), tiny_categories, tmp_path / "model", weights="random"))
     model = load_model(result.model_dir)
     assert model.categories == ["stripes", "waves"]
-    assert set(model.manifest["thresholds"]["per_category"]) == {"stripes", "waves"}
+    assert set(model.manifest.thresholds.per_category) == {"stripes", "waves"}
 
     images = (np.random.default_rng(0).random((3, SIZE, SIZE, 3)) * 255).astype(np.uint8)
     torch_scores, torch_maps = open_runtime(result.model_dir, "pytorch").predict(images)

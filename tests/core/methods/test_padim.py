@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.errors import InputError
-from core.export.onnx_export import export_onnx
+from core.onnx_export import export_onnx
 from core.export.trt_check import assert_tensorrt_compatible
 from core.jobs import CancelToken, run_to_end
 from core.methods.common import gaussian
@@ -85,7 +85,7 @@ def test_channel_subset_is_fixed_by_the_seed() -> None:
 def test_statistics_survive_save_and_load_and_their_memory_is_reported(tmp_path) -> None:
     model, config, _ = fitted(seed=3)
     assert model.statistics_bytes == 16 * 16 * (CHANNELS + CHANNELS * CHANNELS) * 4
-    directory = save_model(model, config, tmp_path / "model", {"categories": ["x"]}, export_graph=False)
+    directory = save_model(model, config, tmp_path / "model", categories=["x"], export_graph=False)
     loaded = load_model(directory).network
     for name in ("channel_index", "mean", "precision"):
         assert torch.equal(getattr(loaded, name), getattr(model, name))

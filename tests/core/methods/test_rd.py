@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core.export.onnx_export import export_onnx
+from core.onnx_export import export_onnx
 from core.export.qat import qat_job
 from core.export.trt_check import assert_tensorrt_compatible
 from core.jobs import CancelToken, run_to_end
@@ -109,7 +109,7 @@ def test_training_moves_only_the_bottleneck_and_decoder_and_lowers_the_loss() ->
 def test_save_and_load_give_the_same_maps(tmp_path) -> None:
     model, config = rd_model()
     run_to_end(RD.fit(model, torch.randint(0, 255, (4, 3, SIZE, SIZE), dtype=torch.uint8), config, CancelToken()))
-    directory = save_model(model, config, tmp_path / "model", {}, export_graph=False)
+    directory = save_model(model, config, tmp_path / "model", export_graph=False)
     loaded = load_model(directory)
     inputs = pixels()
     with torch.no_grad():

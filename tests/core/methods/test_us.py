@@ -12,6 +12,7 @@ from core.methods.config import ModelConfig
 from core.methods.registry import build_model, get_method, resolve_config
 from core.methods.us.loss import regression_loss
 from core.methods.us.settings import UninformedStudentsSettings
+from core.model_manifest import Thresholds
 from core.model_store import load_model, save_model
 
 SIZE = 64
@@ -104,8 +105,8 @@ def test_loss_is_each_students_squared_error_summed() -> None:
 
 def test_fitted_statistics_survive_save_and_load(fitted, tmp_path) -> None:
     model, _, images, config = fitted
-    extra = {"categories": ["x"], "thresholds": {"image": 1.0, "per_category": {}}}
-    directory = save_model(model, config, tmp_path / "model", extra, export_graph=False)
+    directory = save_model(model, config, tmp_path / "model", categories=["x"], thresholds=Thresholds(image=1.0),
+                           export_graph=False)
     loaded = load_model(directory).network
     assert not torch.equal(loaded.score_stats, torch.tensor([[0.0, 1.0, 0.0, 1.0]]).repeat(3, 1))
     for key, value in model.state_dict().items():

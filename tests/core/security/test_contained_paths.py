@@ -16,11 +16,11 @@ from deploy_testkit import NORMALISATION, input_spec, make_bundle, make_graph
 from safetensors.torch import save_file
 
 from core.artefact_dir import MODEL_FORMAT, is_plain_name
+from core.bundle import MANIFEST, verify_bundle, write_bundle
 from core.cli import main
-from core.deploy.bundle import MANIFEST, verify_bundle, write_bundle
 from core.errors import InputError
 from core.files import sha256_of
-from core.model_manifest import read_manifest
+from core.model_manifest import Thresholds, read_manifest
 
 
 def _model_dir(root: Path) -> Path:
@@ -98,7 +98,7 @@ def test_a_symlink_that_stays_inside_is_fine(tmp_path: Path) -> None:
     (model / "store").mkdir()
     shutil.move(model / "weights.safetensors", model / "store" / "w.safetensors")
     (model / "weights.safetensors").symlink_to(Path("store") / "w.safetensors")
-    assert read_manifest(model)["files"] == {"weights.safetensors": sha256_of(model / "store" / "w.safetensors")}
+    assert read_manifest(model).files == {"weights.safetensors": sha256_of(model / "store" / "w.safetensors")}
 
 
 def test_an_unlisted_graph_is_never_used_unverified(tmp_path: Path) -> None:
@@ -163,7 +163,7 @@ def test_external_weights_symlinked_outside_are_not_copied_into_a_bundle(tmp_pat
     (folder / "g.data").symlink_to(tmp_path / "g.data")
     with pytest.raises(InputError, match="g.data: a symbolic link to .* outside"):
         write_bundle(graph, tmp_path / "bundle", precision="fp32", input_spec=input_spec(),
-                     thresholds={"image": 0.5}, categories=["x"], normalisation=NORMALISATION)
+                     thresholds=Thresholds(image=0.5), categories=["x"], normalisation=NORMALISATION)
     assert not (tmp_path / "bundle").exists()
 
 

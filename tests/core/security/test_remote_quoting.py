@@ -11,7 +11,7 @@ import pytest
 from deploy_testkit import SshServer, fake_trtexec, make_bundle
 
 from core.cli import main
-from core.deploy.bundle import verify_bundle
+from core.bundle import verify_bundle
 from core.deploy.push import DeployOptions, deploy
 from core.jobs import CancelToken, run_to_end
 

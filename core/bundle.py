@@ -12,16 +12,13 @@ and never destroys the previous one. `verify_bundle` re-hashes every file, as th
 Example:
     >>> write_bundle(Path("model.onnx"), Path("bundles/bottle-int8"), precision="int8",
     ...              input_spec={"name": "image", "shape": [-1, 3, 256, 256], "dtype": "float32", "layout": "NCHW"},
-    ...              thresholds={"image": 0.42}, categories=["bottle"],
-    ...              normalisation={"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "in_graph": True})
-    >>> verify_bundle(Path("bundles/bottle-int8"))["precision"]
+    ...              thresholds=Thresholds(image=0.42), categories=["bottle"], normalisation=Normalisation())
+    >>> verify_bundle(Path("bundles/bottle-int8")).precision
     'int8'
 """
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import shutil
 import time
@@ -29,39 +26,42 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.artefact_dir import (BUNDLE_FORMAT, KINDS, MANIFEST, check_format, contained_file, is_plain_name,
-                               listed_files, read_manifest_json, verify_files)
-from core.deploy.graph_facts import GraphFacts, inspect_graph, output_role
+from core.artefact_dir import MANIFEST, contained_file, is_plain_name
 from core.errors import InputError
-from core.files import sha256_of, write_directory_atomically
+from core.files import write_directory_atomically
+from core.graph_facts import GraphFacts, inspect_graph, output_role
+from core.model_manifest import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, GRAPH_FILE, BundleManifest, Normalisation,
+                                 Thresholds, read_bundle_manifest, verify_bundle, with_files, write_manifest)
 
-FORMAT_VERSION = 1
-GRAPH_FILE = "model.onnx"
+__all__ = ["BUNDLE_FORMAT", "FORMAT_VERSION", "GRAPH_FILE", "MANIFEST", "bundle_files", "is_bundle_directory",
+           "read_bundle_manifest", "verify_bundle", "write_bundle"]
+
+FORMAT_VERSION = BUNDLE_FORMAT_VERSION  # the device scripts repeat it (a test keeps them in step)
 DEVICE_DIR = "device"
 DEVICE_SCRIPTS = ("build_engine.py", "trt_runtime.py")
 PRECISIONS = ("fp32", "fp16", "int8")
 INPUT_DTYPES = ("uint8", "float32", "float16")
-_SOURCE_SCRIPTS = Path(__file__).parent / "device"
-_RESERVED = frozenset({"format", "format_version", "precision", "input", "outputs", "normalisation", "thresholds",
-                       "categories", "graph", "files", "created_by"})
+_SOURCE_SCRIPTS = Path(__file__).parent / "deploy" / "device"  # copied as files: the bundle imports no deploy code
+# What `extra` may set: where the bundle came from. The rest is the writer's own.
+_EXTRA = frozenset({"method", "backbone", "variant", "source_model", "source_files", "fp32_drift", "report"})
 
 
 def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: Mapping[str, Any],
-                 thresholds: Mapping[str, Any], categories: Sequence[str], normalisation: Mapping[str, Any],
+                 thresholds: Thresholds, categories: Sequence[str], normalisation: Normalisation,
                  extra: Mapping[str, Any] | None = None, documents: Mapping[str, str] | None = None) -> Path:
     """Write a bundle for `onnx_path` at `out_dir` (replacing a previous bundle there) and return its path.
 
     The graph is checked against what the manifest will claim: the input's name, dtype and shape, a score and an
     anomaly-map output, and Q/DQ nodes exactly when the precision is int8. `extra` adds top-level manifest keys
-    (e.g. method and backbone) and may not override the ones above. `documents` are text files (name -> text) put
+    (method, backbone, variant, source_model, source_files, fp32_drift, report) and may not override the ones above. `documents` are text files (name -> text) put
     beside the graph, such as the export's report; like every file, they are hashed in the manifest.
     """
     onnx_path = Path(onnx_path)
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    clash = _RESERVED.intersection(extra or {})
+    clash = set(extra or {}) - _EXTRA
     if clash:
-        raise ValueError(f"extra manifest keys {sorted(clash)} would override the bundle's own")
+        raise ValueError(f"extra manifest keys {sorted(clash)} are not where-it-came-from keys of a bundle")
     facts = inspect_graph(onnx_path)
     spec = _checked_input(onnx_path, facts, input_spec)
     _check_precision(onnx_path, facts, precision)
@@ -82,50 +82,19 @@ def write_bundle(onnx_path: Path, out_dir: Path, *, precision: str, input_spec: 
             if not is_plain_name(name):
                 raise ValueError(f"document name {name!r} would leave the bundle")
             (directory / name).write_text(text)
-        manifest = {
-            "format": BUNDLE_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "precision": precision,
-            "input": spec,
-            "outputs": outputs,
-            "normalisation": dict(normalisation),
-            "thresholds": dict(thresholds),
-            "categories": list(categories),
-            "graph": {"file": GRAPH_FILE, "opset": facts.opset, "qdq": facts.has_qdq,
-                      "fp16_tensors": facts.has_fp16},
-            **dict(extra or {}),
-            "files": {name: sha256_of(directory / name) for name in _files_below(directory)},
-            "created_by": _created_by(),
-        }
-        text = json.dumps(manifest, indent=2, default=_plain) + "\n"
-        (directory / MANIFEST).write_text(text)
+        manifest = BundleManifest(precision=precision, input=spec, outputs=tuple(outputs), files={},
+                                  graph={"file": GRAPH_FILE, "opset": facts.opset, "qdq": facts.has_qdq,
+                                         "fp16_tensors": facts.has_fp16},
+                                  normalisation=normalisation, thresholds=thresholds, categories=tuple(categories),
+                                  created_by=_created_by(), **dict(extra or {}))
+        write_manifest(directory, with_files(manifest, directory, _files_below(directory)))
 
     return write_directory_atomically(Path(out_dir), fill, replaceable=is_bundle_directory, kind="deployment bundle")
 
 
-def read_bundle_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the bundle at `path`, checked for format, version and file names that stay inside the
-    bundle (no hashing)."""
-    path = Path(path)
-    manifest = read_manifest_json(path, KINDS[BUNDLE_FORMAT])
-    check_format(path, manifest, BUNDLE_FORMAT, FORMAT_VERSION)
-    files = listed_files(path, manifest)
-    graph = manifest.get("graph", {})
-    if GRAPH_FILE not in files or not isinstance(graph, dict) or graph.get("file", GRAPH_FILE) != GRAPH_FILE:
-        raise InputError(f"{path / MANIFEST}: the manifest lists no {GRAPH_FILE} as its graph")
-    return manifest
-
-
-def verify_bundle(path: Path) -> dict[str, Any]:
-    """Check every file listed in the manifest against its sha256; the manifest, or InputError naming the file."""
-    manifest = read_bundle_manifest(path)
-    verify_files(Path(path), manifest)
-    return manifest
-
-
-def bundle_files(manifest: Mapping[str, Any]) -> list[str]:
+def bundle_files(manifest: BundleManifest) -> list[str]:
     """Every file of a bundle, relative to it, manifest last (so a copy with a manifest is a complete copy)."""
-    return sorted(manifest["files"]) + [MANIFEST]
+    return sorted(manifest.files) + [MANIFEST]
 
 
 def _checked_input(onnx_path: Path, facts: GraphFacts, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,17 +146,8 @@ def _files_below(directory: Path) -> list[str]:
 def _created_by() -> dict[str, str]:
     import onnx
 
-    return {"tool": "inspection-station core.deploy.bundle", "python": platform.python_version(),
+    return {"tool": "inspection-station core.bundle", "python": platform.python_version(),
             "onnx": onnx.__version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
-def _plain(value: Any) -> Any:
-    """JSON for the numpy scalars and arrays, and paths, that thresholds and normalisation often arrive as."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def is_bundle_directory(path: Path) -> bool:
