@@ -27,8 +27,7 @@ from app.widgets.error_banner import QtMessageBanner
 from app.widgets.quantize_options import QtQuantizeOptions
 from app.widgets.variant_plot import QtAccuracyLatencyPlot
 from app.widgets.variant_table import QtVariantTable
-from core.commands.compare import default_variants
-from core.export.comparison import compare_job
+from core.export.comparison import compare_job, default_variants
 from core.errors import InputError
 from core.export.variants import VariantSpec
 from core.jobs import Progress

@@ -9,21 +9,10 @@ from typing import Any
 
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.export.calibration import CALIBRATION_SOURCES
-from core.export.comparison import METRICS, variant_job
+from core.export.comparison import METRICS, default_variants, variant_job
 from core.errors import InputError
 from core.export.variants import VariantSpec
-from core.methods.registry import get_method
 from core.model_manifest import read_manifest
-
-
-def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:
-    """FP32, FP16, INT8-PTQ with each calibration source, and INT8-QAT for methods that train."""
-    variants = [VariantSpec("fp32", target=target), VariantSpec("fp16", target=target)]
-    variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in CALIBRATION_SOURCES]
-    if get_method(method).trains:
-        variants.append(VariantSpec("int8", "qat", None, target))
-    return variants
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

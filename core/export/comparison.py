@@ -17,14 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from core.evaluation import evaluate_job
+from core.export.calibration import CALIBRATION_SOURCES
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import CancelToken, Progress
+from core.methods.registry import get_method
 from core.model_manifest import read_bundle_manifest
 from core.runtime import open_runtime
 from core.runtime.latency import measure
 
 METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
 STAGE = "compare"
+
+
+def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:
+    """FP32, FP16, INT8-PTQ with each calibration source, and INT8-QAT for methods that train."""
+    variants = [VariantSpec("fp32", target=target), VariantSpec("fp16", target=target)]
+    variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in CALIBRATION_SOURCES]
+    if get_method(method).trains:
+        variants.append(VariantSpec("int8", "qat", None, target))
+    return variants
 
 
 def variant_job(
