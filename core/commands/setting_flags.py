@@ -19,12 +19,21 @@ from core.methods.settings import MethodSettings, setting_fields
 from core.methods.spec import MethodSpec
 
 
-def _all_fields() -> dict[str, tuple[Field, list[str]]]:
-    found: dict[str, tuple[Field, list[str]]] = {}
+def _all_fields() -> dict[str, tuple[Field, dict[str, Field]]]:
+    """Each setting name: its first declaration (type and range of the flag) and every method's own declaration."""
+    found: dict[str, tuple[Field, dict[str, Field]]] = {}
     for name, spec in METHODS.items():
         for item in setting_fields(spec.settings):
-            found.setdefault(item.name, (item, []))[1].append(name)
+            found.setdefault(item.name, (item, {}))[1][name] = item
     return found
+
+
+def _help(declarations: dict[str, Field]) -> str:
+    """One help per distinct meaning: methods that declare the setting alike share a line."""
+    by_text: dict[str, list[str]] = {}
+    for method, item in declarations.items():
+        by_text.setdefault(f"{item.metadata['help']} (default {item.default})", []).append(method)
+    return "; ".join(f"{', '.join(methods)}: {text}" for text, methods in by_text.items())
 
 
 def flag(name: str) -> str:
@@ -33,10 +42,10 @@ def flag(name: str) -> str:
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("method settings (default: the method's own)")
-    for name, (item, methods) in _all_fields().items():
+    for name, (item, declarations) in _all_fields().items():
         group.add_argument(flag(name), type=argument_type(item), default=None,
                            metavar="INT" if type(item.default) is int else "X",
-                           help=f"{', '.join(methods)}: {item.metadata['help']} (default {item.default})")
+                           help=_help(declarations))
 
 
 def argument_type(item: Field) -> Callable[[str], float]:
