@@ -8,8 +8,11 @@ than silently ignored.
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from dataclasses import Field
 
+from core.commands import arg_types
 from core.errors import InputError
 from core.methods.registry import METHODS
 from core.methods.settings import MethodSettings, setting_fields
@@ -31,17 +34,25 @@ def flag(name: str) -> str:
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("method settings (default: the method's own)")
     for name, (item, methods) in _all_fields().items():
-        kind = type(item.default)
-        group.add_argument(flag(name), dest=f"setting_{name}", type=kind, default=None,
-                           metavar="INT" if kind is int else "X",
-                           help=f"{', '.join(methods)}: {item.metadata['help']}")
+        group.add_argument(flag(name), type=argument_type(item), default=None,
+                           metavar="INT" if type(item.default) is int else "X",
+                           help=f"{', '.join(methods)}: {item.metadata['help']} (default {item.default})")
+
+
+def argument_type(item: Field) -> Callable[[str], float]:
+    """The argparse type of a setting: its declared range, refused at parse time like every other number flag."""
+    minimum, maximum = item.metadata["minimum"], item.metadata["maximum"]
+    if type(item.default) is int:
+        return arg_types.whole_number(-(2**63) if minimum is None else int(minimum),
+                                      2**63 - 1 if maximum is None else int(maximum))
+    return arg_types.real_number(-math.inf if minimum is None else minimum, math.inf if maximum is None else maximum,
+                                 above=item.metadata["above"])
 
 
 def settings_from_args(spec: MethodSpec, args: argparse.Namespace) -> MethodSettings:
     """The chosen method's settings: its defaults, overridden by the flags given. InputError for a flag it does not
     take or a value out of its range (the message names the setting)."""
-    given = {name: getattr(args, f"setting_{name}") for name in _all_fields()
-             if getattr(args, f"setting_{name}", None) is not None}
+    given = {name: getattr(args, name) for name in _all_fields() if getattr(args, name, None) is not None}
     own = {item.name for item in setting_fields(spec.settings)}
     foreign = sorted(set(given) - own)
     if foreign:

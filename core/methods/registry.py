@@ -28,6 +28,10 @@ from core.methods.stfpm.fit import fit_student
 from core.methods.stfpm.loss import feature_matching_loss
 from core.methods.stfpm.settings import StudentSettings
 from core.methods.stfpm.torch_model import StudentTeacherModel
+from core.methods.us.fit import fit_students
+from core.methods.us.loss import regression_loss
+from core.methods.us.settings import UninformedStudentsSettings
+from core.methods.us.torch_model import UninformedStudentsModel
 
 
 def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefix: bool) -> nn.Module:
@@ -38,6 +42,10 @@ def _build_student_teacher(config: ModelConfig, weights: str | Path, share_prefi
 def _build_reverse_distillation(config: ModelConfig, weights: str | Path) -> nn.Module:
     return ReverseDistillationModel(config.backbone, config.layers, weights=weights,
                                     embedding_stride=config.settings.embedding_stride)
+
+
+def _build_uninformed_students(config: ModelConfig, weights: str | Path) -> nn.Module:
+    return UninformedStudentsModel(config.backbone, config.layers, students=config.settings.students, weights=weights)
 
 
 def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
@@ -71,6 +79,20 @@ METHODS: dict[str, MethodSpec] = {
         fit=fit_student,
         networks=("teacher.layers", "student"),
         training=_STUDENT_TRAINING,
+    ),
+    "us": MethodSpec(
+        name="us",
+        family="knowledge distillation",
+        description="Uninformed Students: an ensemble of students regresses the teacher; error + their spread = anomaly",
+        default_layer_group="equiv",
+        settings=UninformedStudentsSettings,
+        build=_build_uninformed_students,
+        fit=fit_students,
+        networks=("teacher.layers", "students"),
+        # SGD at 0.01 (QAT's optimiser) for students trained with Adam at 1e-3: a small step, enough to absorb the
+        # quantization error.
+        training=Training(trained=("students",), loss_inputs="regress", loss=regression_loss,
+                          fine_tune_learning_rate=0.01),
     ),
     "patchcore": MethodSpec(
         name="patchcore",

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any
 
@@ -49,7 +50,8 @@ class MethodSettings:
 def check_setting(item: Field, value: object) -> None:
     """InputError naming the setting when `value` has the wrong type or lies outside the declared range."""
     kind = type(item.default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int))
+            or not math.isfinite(value)):
         raise InputError(f"{item.name} {value!r}: must be {'a whole number' if kind is int else 'a number'}")
     minimum, maximum, above = item.metadata["minimum"], item.metadata["maximum"], item.metadata["above"]
     if minimum is not None and (value <= minimum if above else value < minimum):
