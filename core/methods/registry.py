@@ -15,7 +15,14 @@ from torch import nn
 
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
+from core.methods.cfa.fit import fit_cfa
+from core.methods.cfa.loss import coupled_hypersphere_loss
+from core.methods.cfa.settings import CfaSettings
+from core.methods.cfa.torch_model import CfaModel
 from core.methods.config import ModelConfig
+from core.methods.padim.fit import fit_gaussians
+from core.methods.padim.settings import PadimSettings
+from core.methods.padim.torch_model import PadimModel
 from core.methods.patchcore.fit import fit_memory_bank
 from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.patchcore.torch_model import PatchcoreModel
@@ -52,6 +59,18 @@ def _build_patchcore(config: ModelConfig, weights: str | Path) -> nn.Module:
     return PatchcoreModel(config.backbone, config.layers, weights=weights)
 
 
+def _build_padim(config: ModelConfig, weights: str | Path) -> nn.Module:
+    settings: PadimSettings = config.settings
+    return PadimModel(config.backbone, config.layers, weights=weights, channels=settings.channels, seed=config.seed)
+
+
+def _build_cfa(config: ModelConfig, weights: str | Path) -> nn.Module:
+    settings: CfaSettings = config.settings
+    return CfaModel(config.backbone, config.layers, weights=weights, gamma_d=settings.gamma_d,
+                    neighbours=settings.neighbours, hard_negatives=settings.hard_negatives, radius=settings.radius,
+                    margin=settings.margin)
+
+
 # SGD at 1/40 of STFPM's training rate (0.4) moves the student enough to absorb the quantization error without
 # undoing what it learned.
 _STUDENT_TRAINING = Training(trained=("student",), loss_inputs="features", loss=feature_matching_loss,
@@ -80,6 +99,19 @@ METHODS: dict[str, MethodSpec] = {
         networks=("teacher.layers", "student"),
         training=_STUDENT_TRAINING,
     ),
+    "rd": MethodSpec(
+        name="rd",
+        family="knowledge distillation",
+        description="Reverse Distillation: a decoder rebuilds a frozen encoder's features from a compact embedding",
+        default_layer_group="equiv",
+        settings=ReverseDistillationSettings,
+        build=_build_reverse_distillation,
+        fit=fit_reverse_distillation,
+        networks=("encoder.layers", "bottleneck", "decoder"),
+        # QAT's SGD rate: see the rd tests / report for how it was chosen.
+        training=Training(trained=("bottleneck", "decoder"), loss_inputs="features", loss=reverse_distillation_loss,
+                          fine_tune_learning_rate=0.01),
+    ),
     "us": MethodSpec(
         name="us",
         family="knowledge distillation",
@@ -104,18 +136,30 @@ METHODS: dict[str, MethodSpec] = {
         fit=fit_memory_bank,
         networks=("extractor.layers",),
     ),
-    "rd": MethodSpec(
-        name="rd",
-        family="knowledge distillation",
-        description="Reverse Distillation: a decoder rebuilds a frozen encoder's features from a compact embedding",
+    "padim": MethodSpec(
+        name="padim",
+        family="memory bank",
+        description="PaDiM: Mahalanobis distance to a Gaussian per patch position over random channels (no training)",
+        # Stride 8 and 16: 1,024 positions at 256 px, so the statistics stay 41 MB (a stride-4 tap would be 164 MB).
+        default_layer_group="patchcore",
+        settings=PadimSettings,
+        build=_build_padim,
+        fit=fit_gaussians,
+        networks=("extractor.layers",),
+    ),
+    "cfa": MethodSpec(
+        name="cfa",
+        family="memory bank",
+        description="CFA: a patch descriptor adapted so normal patches fall in hyperspheres around a memory bank",
+        # WideResNet50's layer1-3, as the paper taps, at the same share of compute.
         default_layer_group="equiv",
-        settings=ReverseDistillationSettings,
-        build=_build_reverse_distillation,
-        fit=fit_reverse_distillation,
-        networks=("encoder.layers", "bottleneck", "decoder"),
-        # QAT's SGD rate: see the rd tests / report for how it was chosen.
-        training=Training(trained=("bottleneck", "decoder"), loss_inputs="features", loss=reverse_distillation_loss,
-                          fine_tune_learning_rate=0.01),
+        settings=CfaSettings,
+        build=_build_cfa,
+        fit=fit_cfa,
+        networks=("extractor.layers", "descriptor"),
+        # SGD (QAT) at 1/10 of AdamW's rate: SGD steps are not normalised as Adam's, and the loss is scaled by 1/nu.
+        training=Training(trained=("descriptor",), loss_inputs="hypersphere_terms", loss=coupled_hypersphere_loss,
+                          fine_tune_learning_rate=1e-4),
     ),
 }
 

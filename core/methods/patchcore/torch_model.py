@@ -17,23 +17,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
-from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen import FrozenFeatureModel
+from core.methods.common.patch_features import locally_aware_patches
 
 
-class PatchcoreModel(nn.Module):
+class PatchcoreModel(FrozenFeatureModel):
     """Frozen backbone + patch memory bank; eval forward returns (scores N, anomaly maps N x 1 x H x W)."""
 
+    fitted_buffers = ("scoring_matrix", "memory_neighbours")  # the bank's size is only known once fitted
+
     def __init__(self, backbone: str, layers: Sequence[int], weights: str | Path = PRETRAINED, blur_sigma: float = 4.0):
-        super().__init__()
-        self.extractor = FeatureExtractor(backbone, layers, weights)
-        self.extractor.requires_grad_(False)
-        self.blur = GaussianBlur(blur_sigma)
-        self.embedding_dim = self._probe_embedding_dim()
+        super().__init__(backbone, layers, weights, blur_sigma)
+        self.embedding_dim = self.feature_channels
         # Fitted state travels with the weights (and into the exported graph) as buffers. The bank is stored once,
         # as the matrix that scores it: [-2 * bank^T ; |bank|^2], so that one MatMul of [patch, 1] against it gives
         # |m|^2 - 2 p.m for every entry m, which orders entries exactly as the distance does (|p|^2 is the same for
@@ -41,22 +40,10 @@ class PatchcoreModel(nn.Module):
         self.register_buffer("scoring_matrix", torch.zeros(self.embedding_dim + 1, 0))
         self.register_buffer("memory_neighbours", torch.zeros(0, 1, dtype=torch.long))
 
-    def _probe_embedding_dim(self) -> int:
-        with torch.no_grad():
-            return sum(feature.shape[1] for feature in self.extractor(torch.zeros(1, 3, 64, 64)).values())
-
-    def train(self, mode: bool = True) -> "PatchcoreModel":
-        return super().train(False)  # nothing here trains; batch norm must always use its ImageNet statistics
-
     def embed(self, pixels: Tensor) -> Tensor:
         """Patch embeddings N x C x h x w: each tapped layer averaged over a 3x3 neighbourhood, upsampled to the
         finest tapped resolution and concatenated (the paper's locally aware patch features)."""
-        features = list(self.extractor(pixels).values())
-        size = features[0].shape[-2:]
-        pooled = [F.avg_pool2d(feature, 3, stride=1, padding=1) for feature in features]
-        resized = [p if p.shape[-2:] == size else F.interpolate(p, size=size, mode="bilinear", align_corners=False)
-                   for p in pooled]
-        return torch.cat(resized, dim=1)
+        return locally_aware_patches(self.extractor(pixels).values())
 
     @property
     def memory_bank(self) -> Tensor:
@@ -101,11 +88,3 @@ class PatchcoreModel(nn.Module):
         distances = (neighbour_features - worst_patch).pow(2).sum(-1).clamp_min(0).sqrt()
         weight = 1.0 - torch.softmax(distances, dim=1)[:, 0]
         return weight * worst_score
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 - torch's signature
-        # The bank's size is only known once fitted: take the saved shapes before the copy.
-        for name in ("scoring_matrix", "memory_neighbours"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

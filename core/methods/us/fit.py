@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from core.jobs import CancelToken, Progress
-from core.methods.common.epochs import training_batches, training_steps
+from core.methods.common.gradient_fit import fit_by_gradient
 from core.methods.config import ModelConfig
 from core.methods.us.loss import regression_loss
 from core.methods.us.settings import UninformedStudentsSettings
@@ -78,18 +78,8 @@ def _train_students(
 ) -> Generator[Progress, None, None]:
     settings: UninformedStudentsSettings = config.settings
     optimiser = torch.optim.Adam(model.students.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
-    total = training_steps(len(images), settings.epochs, settings.batch_size)
-    model.train()
-    batches = training_batches(images, settings.epochs, settings.batch_size, config.seed)
-    for step, (epoch, batch) in enumerate(batches, start=1):
-        cancel.raise_if_cancelled()
-        loss = regression_loss(*model.regress(batch))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        yield Progress(step, total, f"epoch {epoch + 1}/{settings.epochs}", {"loss": float(loss.detach())},
-                       stage="train")
-    model.eval()
+    yield from fit_by_gradient(model, optimiser, images, lambda batch: regression_loss(*model.regress(batch)),
+                               settings.epochs, settings.batch_size, config.seed, cancel)
 
 
 def _score_statistics(model: UninformedStudentsModel, images: Tensor, cancel: CancelToken) -> Generator[Progress, None, None]:
