@@ -1,7 +1,7 @@
-"""The training loop shared by the methods that learn by gradient descent: one optimiser step per mini-batch.
+"""The training loop shared by the methods that learn by gradient descent: shuffled mini-batches, one loss each.
 
-A method brings its optimiser and its loss; the batches (seeded shuffle, lone trailing image skipped) come from
-`core.methods.common.epochs`, and the loop adds the cancel checks and the progress records.
+A method brings its optimiser and its loss; the loop brings the seeded order, the cancel checks, the progress
+records and the rule that a lone trailing image is skipped (batch norm statistics of one image are meaningless).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import torch
 from torch import Tensor, nn
 
 from core.jobs import CancelToken, Progress
-from core.methods.common.epochs import training_batches, training_steps
 
 
 def fit_by_gradient(
@@ -27,14 +26,22 @@ def fit_by_gradient(
 ) -> Generator[Progress, None, None]:
     """Train `model` for `epochs` on N x 3 x S x S uint8 `images`; `batch_loss(float pixels)` gives the loss.
 
-    The model ends in eval mode."""
-    total = training_steps(len(images), epochs, batch_size)
+    Batches are converted to float as they are used, to keep memory low. The model ends in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    total = epochs * max(1, -(-len(images) // batch_size))
     model.train()
-    for step, (epoch, batch) in enumerate(training_batches(images, epochs, batch_size, seed), start=1):
-        cancel.raise_if_cancelled()
-        loss = batch_loss(batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        yield Progress(step, total, f"epoch {epoch + 1}/{epochs}", {"loss": float(loss.detach())}, stage="train")
+    step = 0
+    for epoch in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            cancel.raise_if_cancelled()
+            batch = images[order[start : start + batch_size]].float()
+            if len(batch) < 2 and len(images) >= 2:
+                continue
+            loss = batch_loss(batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+            yield Progress(step, total, f"epoch {epoch + 1}/{epochs}", {"loss": float(loss.detach())}, stage="train")
     model.eval()
