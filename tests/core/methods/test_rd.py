@@ -93,8 +93,9 @@ def test_loss_and_map_are_one_minus_cosine_summed_over_scales() -> None:
     assert float(reverse_distillation_loss(encoder, encoder)) == pytest.approx(0.0, abs=1e-5)
 
 
-def test_training_moves_only_the_bottleneck_and_decoder_and_lowers_the_loss() -> None:
-    model, config = rd_model(epochs=6, batch_size=4)
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_training_moves_only_the_bottleneck_and_decoder_and_lowers_the_loss(backbone) -> None:
+    model, config = rd_model(backbone, epochs=6, batch_size=4)
     frozen = {key: value.clone() for key, value in model.encoder.state_dict().items()}
     trained = {key: value.clone() for key, value in model.decoder.state_dict().items()}
     images = torch.randint(0, 255, (8, 3, SIZE, SIZE), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
