@@ -2,13 +2,14 @@
 
 Images are embedded a chunk at a time and each chunk's coreset candidates are picked while the next chunks are being
 embedded (`ChunkedCoresetSampler`), so fitting costs the same per image however many images there are, and only a few
-chunks' patch features are in memory at once. The backbone runs in channels-last layout while fitting (PyTorch's CPU
-convolutions, depthwise ones above all, are about twice as fast in it), as single-threaded streams side by side
-(`core.methods.common.threaded` says why).
+chunks' patch features are in memory at once. Embedding runs on a copy of the backbone with its batch norms folded
+into the convolutions, in channels-last layout (PyTorch's CPU depthwise convolutions are several times faster in it),
+as single-threaded streams side by side (`core.methods.common.threaded` says why).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from functools import partial
@@ -16,6 +17,7 @@ from functools import partial
 import torch
 
 from core.jobs import CancelToken, Progress
+from core.methods.common.batch_norm_folding import fold_batch_norms
 from core.methods.common.chunked_coreset import ChunkedCoresetSampler
 from core.methods.common.threaded import ordered_map, single_threaded_operators
 from core.methods.config import ModelConfig
@@ -32,18 +34,27 @@ def fit_memory_bank(
     ratio, neighbours, seed = config.coreset_ratio, config.neighbours, config.seed  # all this reads of the config
     model.eval()
     sampler = ChunkedCoresetSampler(ratio, seed=seed, cancel=cancel)
-    model.to(memory_format=torch.channels_last)
-    try:
-        with single_threaded_operators() as workers, torch.no_grad():
-            embedded = ordered_map(partial(_embed_patches, model), _batches(images, cancel), workers,
-                                   ahead=2 * CHUNK_IMAGES // EMBED_BATCH)  # the next two chunks, while one is sampled
-            with closing(embedded):  # on cancel or error: stop the workers now, not when garbage is collected
-                bank = yield from sampler.run(_chunks(embedded), chunk_count=-(-len(images) // CHUNK_IMAGES))
-    finally:
-        model.to(memory_format=torch.contiguous_format)  # saved and exported in the ordinary layout
+    embedder = _fast_copy(model, images[:2])
+    with single_threaded_operators() as workers, torch.no_grad():
+        embedded = ordered_map(partial(_embed_patches, embedder), _batches(images, cancel), workers,
+                               ahead=2 * CHUNK_IMAGES // EMBED_BATCH)  # the next two chunks, while one is sampled
+        with closing(embedded):  # on cancel or error: stop the workers now, not when garbage is collected
+            bank = yield from sampler.run(_chunks(embedded), chunk_count=-(-len(images) // CHUNK_IMAGES))
     yield Progress(0, 0, f"indexing {len(bank)} memory entries", stage="index")
     with torch.no_grad():
         model.set_memory_bank(bank.contiguous(), neighbours)
+
+
+def _fast_copy(model: PatchcoreModel, probe: torch.Tensor) -> PatchcoreModel:
+    """A copy of `model` for embedding only: batch norms folded, channels-last. Its embeddings are checked against
+    the model's on `probe` images; where folding does not fit a backbone's layout, the copy is only channels-last."""
+    with torch.no_grad():
+        expected = model.embed(probe.float())
+        folded = fold_batch_norms(model)
+        got = folded.embed(probe.float())
+    if not torch.allclose(got, expected, rtol=1e-3, atol=1e-4 * float(expected.abs().max())):
+        folded = copy.deepcopy(model)
+    return folded.to(memory_format=torch.channels_last)
 
 
 def _batches(images: torch.Tensor, cancel: CancelToken) -> Iterator[torch.Tensor]:
