@@ -34,8 +34,8 @@ def fit_memory_bank(
     ratio, neighbours, seed = config.coreset_ratio, config.neighbours, config.seed  # all this reads of the config
     model.eval()
     sampler = ChunkedCoresetSampler(ratio, seed=seed, cancel=cancel)
-    embedder = _fast_copy(model, images[:2])
     with single_threaded_operators() as workers, torch.no_grad():
+        embedder = _fast_copy(model, images[:2])
         embedded = ordered_map(partial(_embed_patches, embedder), _batches(images, cancel), workers,
                                ahead=2 * CHUNK_IMAGES // EMBED_BATCH)  # the next two chunks, while one is sampled
         with closing(embedded):  # on cancel or error: stop the workers now, not when garbage is collected
