@@ -6,8 +6,13 @@ import pytest
 import torch
 from torch import nn
 
+from core.errors import Cancelled
+from core.jobs import CancelToken, run_to_end
 from core.methods.common.batch_norm_folding import fold_batch_norms
+from core.methods.common.chunked_coreset import coreset_size
 from core.methods.common.threaded import ordered_map, single_threaded_operators
+from core.methods.config import ModelConfig
+from core.methods.patchcore.fit import CHUNK_IMAGES, fit_memory_bank
 from core.methods.patchcore.torch_model import PatchcoreModel
 
 
@@ -74,3 +79,21 @@ def test_single_threaded_operators_restores_the_thread_count() -> None:
     with single_threaded_operators() as workers:
         assert torch.get_num_threads() == 1 and workers == threads
     assert torch.get_num_threads() == threads
+
+
+def test_patchcore_fit_keeps_the_requested_share_and_stops_when_cancelled() -> None:
+    config = ModelConfig(method="patchcore", image_size=64, coreset_ratio=0.05, layers=(5, 11))
+    model = PatchcoreModel("tf_efficientnet_lite0", layers=(5, 11), weights="random")
+    images = torch.randint(0, 256, (CHUNK_IMAGES * 2 + 3, 3, 64, 64), dtype=torch.uint8)
+    threads = torch.get_num_threads()
+    token = CancelToken()
+    job = fit_memory_bank(model, images, config, token)
+    assert next(job).stage == "coreset"
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_to_end(job)
+    assert torch.get_num_threads() == threads and model.memory_bank.shape[0] == 0
+
+    run_to_end(fit_memory_bank(model, images, config, CancelToken()))
+    patches_per_image = (64 // 8) ** 2  # the finest tapped layer (5) has stride 8
+    assert model.memory_bank.shape[0] == coreset_size(0.05, len(images) * patches_per_image)
