@@ -53,14 +53,15 @@ def test_chunked_coverage_is_close_to_the_exact_greedy() -> None:
     exact = covering_radius(features, features[run_to_end(GreedyCoresetSampler(size, seed=0).run(features))])
     bank = run_to_end(ChunkedCoresetSampler(0.02, seed=0).run(chunks_of(features, 1000)))
     chunked = covering_radius(features, bank)
-    random_pick = covering_radius(features, features[torch.randperm(len(features))[:size]])
+    random_picks = [covering_radius(features, features[torch.randperm(len(features), generator=generator)[:size]])
+                    for generator in (torch.Generator().manual_seed(seed) for seed in range(9))]
     # Greedy is a 2-approximation of the best covering radius, so no subset of this size gets below exact / 2. On
     # such blobs the chunked radius is 1.14-1.35 x the exact one over seeds (each chunk's 40 candidates must cover
     # its share of the 40 blobs); on the real unified patch set (318 images, 1 %, chunks of 16 images) it is 1.07 x
-    # (99th percentile 1.006 x, mean 0.98 x); a random subset, which ignores coverage, is 1.8-3.3 x. 1.5 separates
-    # the two with a margin on both sides.
+    # (99th percentile 1.006 x, mean 0.98 x). A random subset, which ignores coverage, is 1.2-3.3 x, median 2.4 x
+    # over 20 draws: 1.5 separates the chunked radius from the median random one with a margin on both sides.
     assert exact / 2 <= chunked <= 1.5 * exact
-    assert random_pick > 1.5 * exact
+    assert sorted(random_picks)[4] > 1.5 * exact
 
 
 @pytest.mark.parametrize(("ratio", "rows", "chunk_rows", "merge_rows"), [
