@@ -3,6 +3,7 @@ field's help as tooltip and its declared range, rebuilt when the method changes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import Any
 
@@ -26,8 +27,10 @@ def _spin_box(item: Any) -> QSpinBox | QDoubleSpinBox:
                      int(maximum if maximum is not None else _INT_LIMIT))
     else:
         box = QDoubleSpinBox()
-        box.setDecimals(_FLOAT_DECIMALS)
-        step = 10.0 ** -_FLOAT_DECIMALS
+        # Enough decimals to show the default (CFA's radius is 1e-5) with three significant digits.
+        decimals = max(_FLOAT_DECIMALS, 3 - math.floor(math.log10(abs(item.default)))) if item.default else 4
+        box.setDecimals(decimals)
+        step = 10.0 ** -decimals
         box.setRange(float(minimum if minimum is not None else -_INT_LIMIT) + step * item.metadata["above"],
                      float(maximum if maximum is not None else _INT_LIMIT))
         box.setSingleStep(max(step, abs(item.default) / 10 or step))

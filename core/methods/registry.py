@@ -115,7 +115,7 @@ METHODS: dict[str, MethodSpec] = {
     "us": MethodSpec(
         name="us",
         family="knowledge distillation",
-        description="Uninformed Students: an ensemble of students regresses the teacher; error + their spread = anomaly",
+        description="Uninformed Students: an ensemble of students regresses the teacher; error + spread = anomaly",
         default_layer_group="equiv",
         settings=UninformedStudentsSettings,
         build=_build_uninformed_students,

@@ -134,6 +134,7 @@ def test_options_come_from_the_registries_with_descriptions(window: MainWindow) 
         assert {key: box.value() for key, box in options.method_settings.controls.items()} == pytest.approx(
             defaults.to_dict())
         assert options.config().settings == defaults
+    options.method.setCurrentIndex(options.method.findData("patchcore"))
     options.backbone.setCurrentIndex(options.backbone.findData("resnet18"))
     assert "ResNet18" in options.backbone_help.text()
     config = options.config()

@@ -153,11 +153,11 @@ CASES = {
     "manifest of another program": Case(_manifest_text(b'{"name": "something else"}'),
                                         "not an Inspection Station", "manifest.json"),
     "older format version": Case(_manifest_edit(lambda m: m.update(format_version=0)),
-                                 "format version 0 is not supported (this build reads 1) and cannot be migrated: "
+                                 "format version 0 is not supported (this build reads 2) and cannot be migrated: "
                                  "train the model again", "manifest.json"),
     "unversioned manifest": Case(_manifest_edit(lambda m: m.pop("format_version")),
                                  "format version None is not supported", "manifest.json"),
-    "newer format version": Case(_manifest_edit(lambda m: m.update(format_version=2)),
+    "newer format version": Case(_manifest_edit(lambda m: m.update(format_version=3)),
                                  "written by a newer version of Inspection Station", "manifest.json"),
     "config missing": Case(_manifest_edit(lambda m: m.pop("config")), "'config' is missing", "manifest.json"),
     "thresholds not numbers": Case(_manifest_edit(lambda m: m["thresholds"].update(image="high")),
