@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from dataclasses import Field
+from dataclasses import Field, fields
 
 from core.commands import arg_types
 from core.errors import InputError
 from core.methods.registry import METHODS
-from core.methods.settings import MethodSettings, setting_fields
+from core.methods.settings import MethodSettings
 from core.methods.spec import MethodSpec
 
 
@@ -23,7 +23,7 @@ def _all_fields() -> dict[str, tuple[Field, dict[str, Field]]]:
     """Each setting name: its first declaration (type and range of the flag) and every method's own declaration."""
     found: dict[str, tuple[Field, dict[str, Field]]] = {}
     for name, spec in METHODS.items():
-        for item in setting_fields(spec.settings):
+        for item in fields(spec.settings):
             found.setdefault(item.name, (item, {}))[1][name] = item
     return found
 
@@ -62,7 +62,7 @@ def settings_from_args(spec: MethodSpec, args: argparse.Namespace) -> MethodSett
     """The chosen method's settings: its defaults, overridden by the flags given. InputError for a flag it does not
     take or a value out of its range (the message names the setting)."""
     given = {name: getattr(args, name) for name in _all_fields() if getattr(args, name, None) is not None}
-    own = {item.name for item in setting_fields(spec.settings)}
+    own = {item.name for item in fields(spec.settings)}
     foreign = sorted(set(given) - own)
     if foreign:
         raise InputError(f"{', '.join(map(flag, foreign))}: method {spec.name} has no such setting (its settings: "

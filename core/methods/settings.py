@@ -58,7 +58,3 @@ def check_setting(item: Field, value: object) -> None:
         raise InputError(f"{item.name} {value!r}: must be {'above' if above else 'at least'} {minimum}")
     if maximum is not None and value > maximum:
         raise InputError(f"{item.name} {value!r}: must be at most {maximum}")
-
-
-def setting_fields(settings: type[MethodSettings]) -> tuple[Field, ...]:
-    return fields(settings)
