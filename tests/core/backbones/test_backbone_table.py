@@ -1,6 +1,6 @@
 """Every registered backbone, random-initialised: its layer groups, feature shapes, parameters, MACs and memory.
 
-These figures need no weights, so they hold for backbones whose weights the user must bring too. The
+These figures need no weights, so they hold for backbones whose weights the user must bring (PhiNet) too. The
 expected figures are for the `equiv` group's extractor (the backbone cut after its last equiv layer, with its input
 normalisation) on a 64 px image; at 256 px MACs are 16 times as many.
 """
@@ -25,6 +25,7 @@ EQUIV_FIGURES = {
     "mobilenetv2_100": ((24, 64, 160), (4, 16, 32), 697_792, 18_405_632, 2.73),
     "resnet18": ((64, 128, 256), (4, 8, 16), 2_782_784, 114_491_392, 10.63),
     "wide_resnet50_2": ((256, 512, 1024), (4, 8, 16), 24_862_528, 749_928_448, 94.99),
+    "phinet_7_1.2_0.5_6": ((28, 57, 115), (2, 8, 16), 164_420, 15_423_032, 0.64),
 }
 
 
