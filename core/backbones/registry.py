@@ -11,7 +11,7 @@ flat layer sequence of `core.backbones.layers.flatten_layers` (stem = 0, one ind
   comparison with STFPM);
 - patchcore: the ends of the stride-8 and stride-16 stages, the analogue of WideResNet50's layer2 + layer3 that
   PatchCore uses.
-MobileNetV2's and PhiNet's groups are the paper's Table 1 as printed, so that results compare with the paper's.
+MobileNetV2's, PhiNet's and MCUNet's groups are the paper's Table 1 as printed, so that results compare with the paper's.
 
 Every backbone runs at the image size the model is trained with (the benchmark grid's, 256 px by default), not at the
 size its ImageNet weights were trained at (`trained_size`): the features are convolutional, so any size works, but a
@@ -139,6 +139,23 @@ BACKBONES: dict[str, BackboneSpec] = {
         weights_file="a state dict of micromind's PhiNet(input_shape=(3, 224, 224), num_layers=7, alpha=1.2, "
                      "beta=0.5, t_zero=6, include_top=True, num_classes=1000) (.pth or .safetensors)",
         architecture="phinet",
+    ),
+    "mcunet_in3": BackboneSpec(
+        name="mcunet_in3",
+        description="MCUNet-in3 (mcunet-320kB): 0.74 M parameters, 81.8 M MACs at 176 px, the TinyAD paper's "
+                    "microcontroller backbone; no weights ship with any package, name a file",
+        # mcunet's ImageNet evaluation normalises with torchvision's ImageNet mean and std.
+        mean=IMAGENET_MEAN_255,
+        std=IMAGENET_STD_255,
+        # The paper's Table 1 as printed, in its count of 18 layers (see core.backbones.layers). Measured MAC shares of
+        # equiv are about 20 / 55 / 86 % (nearest to WideResNet50's would be 2, 4, 12-13). Stride 16 runs from 8 to 13.
+        groups=_groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(2, 6, 14), paste=(6, 10, 14),
+                       patchcore=(7, 13)),
+        weights_source="file",
+        weights_file="mcunet's ImageNet state dict for 'mcunet-in3' (mcunet-320kb-1mb_imagenet.pth, from the mcunet "
+                     "model zoo)",
+        architecture="mcunet",
+        trained_size=176,
     ),
 }
 

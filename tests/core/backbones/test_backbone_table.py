@@ -1,6 +1,6 @@
 """Every registered backbone, random-initialised: its layer groups, feature shapes, parameters, MACs and memory.
 
-These figures need no weights, so they hold for backbones whose weights the user must bring (PhiNet) too. The
+These figures need no weights, so they hold for backbones whose weights the user must bring (PhiNet, MCUNet) too. The
 expected figures are for the `equiv` group's extractor (the backbone cut after its last equiv layer, with its input
 normalisation) on a 64 px image; at 256 px MACs are 16 times as many.
 """
@@ -26,6 +26,7 @@ EQUIV_FIGURES = {
     "resnet18": ((64, 128, 256), (4, 8, 16), 2_782_784, 114_491_392, 10.63),
     "wide_resnet50_2": ((256, 512, 1024), (4, 8, 16), 24_862_528, 749_928_448, 94.99),
     "phinet_7_1.2_0.5_6": ((28, 57, 115), (2, 8, 16), 164_420, 15_423_032, 0.64),
+    "mcunet_in3": ((16, 24, 96), (4, 8, 32), 231_064, 9_155_456, 0.92),
 }
 
 
