@@ -82,6 +82,16 @@ def _efficientnet_lite(size: int, description: str, groups: Mapping[str, tuple[i
 _LITE_23_LAYER_GROUPS = _groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18),
                                 paste=(8, 13, 18), patchcore=(7, 15))
 
+def _built_here(name: str, architecture: str, description: str, groups: Mapping[str, tuple[int, ...]],
+                weights_file: str, trained_size: int, centre: float) -> BackboneSpec:
+    """A network built in core.backbones (no package has its architecture), with ImageNet weights only from a file
+    the user names. Both such networks take inputs scaled to [-1, 1]: (x - centre) / centre."""
+    return BackboneSpec(
+        name=name, description=f"{description}; no weights ship with any package, name a file",
+        mean=(centre,) * 3, std=(centre,) * 3, groups=groups, weights_source="file", weights_file=weights_file,
+        architecture=architecture, trained_size=trained_size)
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     "tf_efficientnet_lite0": _efficientnet_lite(
         0, "EfficientNet-Lite0: 4.7 M parameters, no squeeze-excite, ReLU6; quantizes well (default)",
@@ -123,40 +133,27 @@ BACKBONES: dict[str, BackboneSpec] = {
                        patchcore=(7, 13)),
         weights_source="timm",
     ),
-    "phinet_7_1.2_0.5_6": BackboneSpec(
-        name="phinet_7_1.2_0.5_6",
-        description="PhiNet (num_layers 7, alpha 1.2, beta 0.5, t0 6): 0.7 M parameters, the TinyAD paper's edge "
-                    "backbone; no weights ship with any package, name a file",
-        # Assumed: micromind's ImageNet recipe normalises with timm's ImageNet mean and std.
-        mean=IMAGENET_MEAN_255,
-        std=IMAGENET_STD_255,
+    "phinet_7_1.2_0.5_6": _built_here(
+        "phinet_7_1.2_0.5_6", "phinet",
+        "PhiNet (num_layers 7, alpha 1.2, beta 0.5, t0 6): 0.7 M parameters, the TinyAD paper's edge backbone",
         # The paper's Table 1 as printed; its indices are micromind's `_layers` (0 = stem padding, 9 = last block),
         # which `core.backbones.phinet` keeps. Measured MAC shares of equiv are 13 / 79 / 86 % (nearest to
         # WideResNet50's would be 2, 3, 6), kept as printed so that results compare with the paper's.
-        groups=_groups(low=(4, 5, 6), mid=(5, 6, 7), high=(6, 7, 8), equiv=(2, 6, 7), paste=(5, 6, 7),
-                       patchcore=(6, 8)),
-        weights_source="file",
+        _groups(low=(4, 5, 6), mid=(5, 6, 7), high=(6, 7, 8), equiv=(2, 6, 7), paste=(5, 6, 7), patchcore=(6, 8)),
         weights_file="a state dict of micromind's PhiNet(input_shape=(3, 224, 224), num_layers=7, alpha=1.2, "
                      "beta=0.5, t_zero=6, include_top=True, num_classes=1000) (.pth or .safetensors)",
-        architecture="phinet",
-    ),
-    "mcunet_in3": BackboneSpec(
-        name="mcunet_in3",
-        description="MCUNet-in3 (mcunet-320kB): 0.74 M parameters, 81.8 M MACs at 176 px, the TinyAD paper's "
-                    "microcontroller backbone; no weights ship with any package, name a file",
-        # mcunet's ImageNet evaluation normalises with torchvision's ImageNet mean and std.
-        mean=IMAGENET_MEAN_255,
-        std=IMAGENET_STD_255,
+        trained_size=224, centre=128.0),  # micromind's phinet.preprocess_input: x / 128 - 1
+    "mcunet_in3": _built_here(
+        "mcunet_in3", "mcunet",
+        "MCUNet-in3 (mcunet-320kB): 0.74 M parameters, 81.8 M MACs at 176 px, the TinyAD paper's microcontroller "
+        "backbone",
         # The paper's Table 1 as printed, in its count of 18 layers (see core.backbones.layers). Measured MAC shares of
         # equiv are about 20 / 55 / 86 % (nearest to WideResNet50's would be 2, 4, 12-13). Stride 16 runs from 8 to 13.
-        groups=_groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(2, 6, 14), paste=(6, 10, 14),
-                       patchcore=(7, 13)),
-        weights_source="file",
+        _groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(2, 6, 14), paste=(6, 10, 14),
+                patchcore=(7, 13)),
         weights_file="mcunet's ImageNet state dict for 'mcunet-in3' (mcunet-320kb-1mb_imagenet.pth, from the mcunet "
                      "model zoo)",
-        architecture="mcunet",
-        trained_size=176,
-    ),
+        trained_size=176, centre=127.5),  # mcunet's ImageNet evaluation: Normalize(mean=0.5, std=0.5)
 }
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
