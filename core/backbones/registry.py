@@ -11,7 +11,8 @@ flat layer sequence of `core.backbones.layers.flatten_layers` (stem = 0, one ind
   comparison with STFPM);
 - patchcore: the ends of the stride-8 and stride-16 stages, the analogue of WideResNet50's layer2 + layer3 that
   PatchCore uses.
-MobileNetV2's, PhiNet's and MCUNet's groups are the paper's Table 1 as printed, so that results compare with the paper's.
+MobileNetV2's, PhiNet's and MCUNet's groups are the paper's Table 1 as printed, so that results compare with the paper's
+(their patchcore group, which the paper does not have, follows the rule above).
 
 Every backbone runs at the image size the model is trained with (the benchmark grid's, 256 px by default), not at the
 size its ImageNet weights were trained at (`trained_size`): the features are convolutional, so any size works, but a
