@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psutil
 import torch
@@ -19,6 +19,34 @@ def count_macs(network: nn.Module, image_size: int) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         network(torch.zeros(1, 3, image_size, image_size))
     return counter.get_total_flops() // 2
+
+
+def footprint_mb(module: nn.Module) -> float:
+    """Memory the module's state takes: every parameter and buffer (weights, BatchNorm statistics, memory banks,
+    Gaussian statistics), in MB (2**20 bytes), as the PaSTe paper's 'memory footprint' counts it."""
+    return sum(tensor.numel() * tensor.element_size() for tensor in module.state_dict().values()) / 2**20
+
+
+def cumulative_mac_shares(layers: Sequence[nn.Module], image_size: int) -> list[float]:
+    """For each layer of a flat layer sequence (run in order on a 1 x 3 x S x S image), the share of the whole
+    sequence's MACs spent up to and including it. The PaSTe paper's `equiv` layer groups are the layers whose share is
+    nearest WideResNet50's layer1/2/3 (18.4 %, 43.6 %, 80.6 %); for a fully convolutional network the shares hardly
+    depend on S."""
+    macs = []
+    x = torch.zeros(1, 3, image_size, image_size)
+    with torch.no_grad():
+        for layer in layers:
+            layer.eval()
+            with FlopCounterMode(display=False) as counter:
+                x = layer(x)
+            macs.append(counter.get_total_flops() // 2)
+    total = sum(macs)
+    running = 0
+    shares = []
+    for count in macs:
+        running += count
+        shares.append(running / total)
+    return shares
 
 
 class RssSampler:

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 from torch import nn
 
+from core.backbones.mcunet import MCUNet
+from core.backbones.phinet import PhiNet
+
 
 def flatten_layers(network: nn.Module) -> list[nn.Module]:
-    """Return the network's layers in paper order. Supports timm's EfficientNet/MobileNet family and ResNets."""
+    """Return the network's layers in paper order. Supports timm's EfficientNet/MobileNet family, ResNets, PhiNet and
+    MCUNet."""
+    if isinstance(network, PhiNet):
+        return list(network._layers)  # already the paper's sequence (its Table 1 counts the stem padding as layer 0)
+    if isinstance(network, MCUNet):
+        # The paper's Table 1 counts 18 layers (last index 17): the stem with the first, unexpanded block, then one per
+        # block. (Counting the stem apart would give 19.)
+        return [nn.Sequential(network.first_conv, network.blocks[0]), *network.blocks[1:]]
     if hasattr(network, "conv_stem") and hasattr(network, "blocks"):
         stem = nn.Sequential(network.conv_stem, network.bn1)
         blocks = [block for stage in network.blocks for block in stage]

