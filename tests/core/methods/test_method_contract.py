@@ -63,8 +63,8 @@ VARIANTS = {
 }
 CASES = [(method, variant) for method in METHODS for variant in VARIANTS
          if METHODS[method].trains or VARIANTS[variant].method != "qat"]
-# Known and open, marked here rather than hidden: CFA's QAT fine-tuning loses the painted defect (its PTQ keeps it).
-KNOWN_FAILURES = {("cfa", "int8-qat-cpu"): "CFA QAT (SGD through the fake-quantized graph) loses the separation (open)"}
+# Known and open cases are marked here rather than hidden (none at the moment).
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 CASES = [pytest.param(method, variant, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[(method, variant)]))
          if (method, variant) in KNOWN_FAILURES else (method, variant) for method, variant in CASES]
 CASE_IDS = [f"{case.values[0]}-{case.values[1]}" if hasattr(case, "values") else f"{case[0]}-{case[1]}"
