@@ -191,9 +191,10 @@ def test_cfa_fine_tuning_lowers_its_loss_without_blowing_up_the_descriptor(train
     images = _training_images(roots)
     prepared = _prepared(network, "cfa")
     before = [parameter.detach().clone() for parameter in trainable_parameters(prepared)]
-    losses = []
+    records = []
     run_to_end(fine_tune(prepared, cfa.training, images, epochs=3, learning_rate=cfa.training.fine_tune_learning_rate,
-                         batch_size=4), lambda record: losses.append(record.metrics["loss"]) if record.metrics else None)
+                         batch_size=4), records.append)
+    losses = [record.metrics["loss"] for record in records]
     assert len(losses) == 9 and max(losses) < 2 * losses[0]
     change = max(float((after.detach() - old).abs().max() / old.abs().max())
                  for after, old in zip(trainable_parameters(prepared), before))
