@@ -91,7 +91,7 @@ def export_variant_job(
 
             assert_tensorrt_compatible(graph, spec.target)
         yield Progress(0, 0, "choosing thresholds on held-out images", stage="thresholds")
-        thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots)
+        thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots, spec.name)
         report = variant_report(spec, fp32_graph, graph, drift, manifest.thresholds, thresholds,
                                 time.monotonic() - started)
         size = manifest.image_size
@@ -143,10 +143,11 @@ def _make_graph(
 
 
 def _variant_thresholds(
-    manifest: ModelManifest, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None
+    manifest: ModelManifest, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None, variant_name: str
 ) -> tuple[Thresholds, dict[str, float] | None]:
     """Thresholds of the variant, chosen by training's rule on the held-out normal images training used, and its
-    largest score drift from FP32 on them.
+    largest score drift from FP32 on them. A variant whose scores are not finite there is refused (a value past
+    FP16's 65504 in a network, say): thresholds chosen on NaN would pass every image silently.
 
     Without access to the training folders the FP32 thresholds are kept, and the drift is unknown (None)."""
     variant, fp32 = OnnxRuntime(graph, manifest.image_size), OnnxRuntime(fp32_graph, manifest.image_size)
@@ -163,6 +164,10 @@ def _variant_thresholds(
     if not fp32_scores:
         return manifest.thresholds, None
     scores, reference = chooser.scores, np.concatenate(fp32_scores)
+    broken = int((~np.isfinite(scores)).sum())
+    if broken:
+        raise InputError(f"{variant_name}: the graph gives non-finite scores on {broken} of {len(scores)} held-out "
+                         f"normal images (a value past the precision's range); export another precision")
     relative = np.abs(scores - reference) / max(float(np.abs(reference).max()), 1e-12)
     return chooser.thresholds(), {"max_relative_score_drift": float(relative.max()), "images": len(scores)}
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
-from core.methods.cfa.fit import fit_cfa
+from core.methods.cfa.fit import descriptor_optimiser, fit_cfa
 from core.methods.cfa.loss import coupled_hypersphere_loss
 from core.methods.cfa.settings import CfaSettings
 from core.methods.cfa.torch_model import CfaModel
@@ -35,7 +35,7 @@ from core.methods.stfpm.fit import fit_student
 from core.methods.stfpm.loss import feature_matching_loss
 from core.methods.stfpm.settings import StudentSettings
 from core.methods.stfpm.torch_model import StudentTeacherModel
-from core.methods.us.fit import fit_students
+from core.methods.us.fit import fit_students, refit_score_statistics
 from core.methods.us.loss import regression_loss
 from core.methods.us.settings import UninformedStudentsSettings
 from core.methods.us.torch_model import UninformedStudentsModel
@@ -122,9 +122,9 @@ METHODS: dict[str, MethodSpec] = {
         fit=fit_students,
         networks=("teacher.layers", "students"),
         # SGD at 0.01 (QAT's optimiser) for students trained with Adam at 1e-3: a small step, enough to absorb the
-        # quantization error.
+        # quantization error. The score statistics standardise the students' errors, so QAT refits them.
         training=Training(trained=("students",), loss_inputs="regress", loss=regression_loss,
-                          fine_tune_learning_rate=0.01),
+                          fine_tune_learning_rate=0.01, refit=refit_score_statistics),
     ),
     "patchcore": MethodSpec(
         name="patchcore",
@@ -157,9 +157,10 @@ METHODS: dict[str, MethodSpec] = {
         build=_build_cfa,
         fit=fit_cfa,
         networks=("extractor.layers", "descriptor"),
-        # SGD (QAT) at 1/10 of AdamW's rate: SGD steps are not normalised as Adam's, and the loss is scaled by 1/nu.
+        # QAT fine-tunes with training's AdamW at 1/10 of its rate. Not SGD: the loss is scaled by 1 / nu = 1000
+        # and its gradients by as much, so one SGD step at 1e-4 multiplied the descriptor's weights by ~280.
         training=Training(trained=("descriptor",), loss_inputs="hypersphere_terms", loss=coupled_hypersphere_loss,
-                          fine_tune_learning_rate=1e-4),
+                          fine_tune_learning_rate=1e-4, fine_tune_optimiser=descriptor_optimiser),
     ),
 }
 

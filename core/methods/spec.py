@@ -11,7 +11,7 @@ turns a path into the node-name scope it has in an exported graph, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,14 @@ from core.methods.settings import MethodSettings
 
 FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken], Generator[Progress, None, None]]
 BuildFunction = Callable[[ModelConfig, "str | Path"], nn.Module]
+OptimiserFactory = Callable[[Sequence[nn.Parameter], float], torch.optim.Optimizer]
+# (the model, the `loss_inputs` tuples of the training images) -> new values of fitted buffers, by attribute path
+RefitFunction = Callable[[nn.Module, Iterable[tuple]], dict[str, torch.Tensor]]
+
+
+def sgd_with_momentum(parameters: Sequence[nn.Parameter], learning_rate: float) -> torch.optim.Optimizer:
+    """QAT's default optimiser: plain SGD, momentum 0.9."""
+    return torch.optim.SGD(parameters, lr=learning_rate, momentum=0.9)
 
 
 @dataclass(frozen=True)
@@ -32,13 +40,20 @@ class Training:
 
     `loss_inputs` names the model's method that its eval forward calls exactly once (as `self.<name>(...)`) and
     that returns a tuple; `loss(*that tuple)` is the training loss. QAT records the tuple inside the captured
-    forward, so the fine-tuned graph is the deployed pipeline itself.
+    forward, so the fine-tuned graph is the deployed pipeline itself; `refit`, where given, reads the same tuples.
     """
 
     trained: tuple[str, ...]  # submodule paths whose parameters learn; all others are frozen
     loss_inputs: str
     loss: Callable[..., torch.Tensor]
-    fine_tune_learning_rate: float  # QAT's SGD rate: a fraction of training's, enough to absorb quantization error
+    fine_tune_learning_rate: float  # QAT's rate: a fraction of training's, enough to absorb quantization error
+    # QAT's optimiser. SGD's step grows with the loss's scale; a loss scaled up on purpose (CFA's 1 / nu) wants the
+    # optimiser training used, whose steps do not.
+    fine_tune_optimiser: OptimiserFactory = sgd_with_momentum
+    # Fitted state computed from the trained networks' outputs (e.g. score normalisation) goes stale when QAT
+    # fine-tunes them: `refit(model, loss_inputs of the training images through the fine-tuned, fake-quantized
+    # graph)` returns the buffers' new values, which QAT writes into the graph it exports.
+    refit: RefitFunction | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Steps: load the model directory, read the training normal images (the same split training used), capture the
 network with torch.export (batch norm folded, see `capture`), annotate the convolutions of the networks its method's
 spec declares with torchao's PT2E `prepare_qat_pt2e`, fine-tune the trained networks on the method's own training
-loss through the fake-quantized graph (for STFPM: the student against the fake-quantized teacher), convert with
+loss through the fake-quantized graph (for STFPM: the student against the fake-quantized teacher), refit the
+method's fitted statistics through the fine-tuned graph where its spec asks for it (`Training.refit`), convert with
 `convert_pt2e` and export the converted graph to ONNX (see `onnx_qdq`).
 """
 
@@ -26,7 +27,7 @@ from core.methods.registry import get_method
 from core.methods.spec import Training
 from core.model_store import load_model
 
-MOMENTUM = 0.9
+REFIT_BATCH = 16
 
 
 def qat_job(
@@ -75,8 +76,12 @@ def qat_job(
                                 ConvQuantizer(flavour, graph_scopes(spec.networks)))
     cancel.raise_if_cancelled()
     rate = learning_rate if learning_rate is not None else spec.training.fine_tune_learning_rate
-    yield from fine_tune(prepared, spec.training, to_pixels(loaded.images), epochs, rate, batch_size,
-                         seed=model.config.seed, cancel=cancel)
+    images = to_pixels(loaded.images)
+    yield from fine_tune(prepared, spec.training, images, epochs, rate, batch_size, seed=model.config.seed,
+                         cancel=cancel)
+    if spec.training.refit is not None:
+        yield Progress(0, 0, "refitting statistics through the fine-tuned graph", stage="refit")
+        refit(prepared, spec.training, model.network, images, cancel)
 
     yield Progress(0, 0, "converting to INT8", stage="convert")
     converted = convert_pt2e(prepared)
@@ -103,7 +108,8 @@ def fine_tune(
     seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, None]:
-    """SGD on the method's training loss through the fake-quantized graph (`capture`'s outputs); a job generator.
+    """The method's fine-tuning optimiser (SGD unless its spec says otherwise) on its training loss through the
+    fake-quantized graph (`capture`'s outputs); a job generator.
 
     `images` is N x 3 x S x S uint8. Ranges follow the data (moving average) until the last epoch, which trains
     with them frozen, so the weights settle on the ranges that will be exported.
@@ -114,7 +120,7 @@ def fine_tune(
 
     cancel = cancel or CancelToken()
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.SGD(trainable_parameters(prepared), lr=learning_rate, momentum=MOMENTUM)
+    optimiser = training.fine_tune_optimiser(trainable_parameters(prepared), learning_rate)
     batches_per_epoch = max(1, -(-len(images) // batch_size))
     total = epochs * batches_per_epoch
     step = 0
@@ -132,3 +138,29 @@ def fine_tune(
             loss.backward()
             optimiser.step()
             yield Progress(step, total, f"QAT epoch {epoch + 1}/{epochs}", {"loss": float(loss.detach())}, stage="qat")
+
+
+def refit(prepared: GraphModule, training: Training, network: torch.nn.Module, images: torch.Tensor,
+          cancel: CancelToken | None = None) -> None:
+    """Replace fitted buffers of the captured graph with `training.refit`'s values, computed from the `loss_inputs`
+    of `images` (N x 3 x S x S uint8) through the fine-tuned, fake-quantized graph. Observers are frozen first: the
+    ranges QAT settled on are the ones exported, and the refit must see the graph that will be deployed."""
+    from torchao.quantization.pt2e import disable_observer
+
+    from core.export.qat.capture import graph_scopes
+
+    cancel = cancel or CancelToken()
+    prepared.apply(disable_observer)
+
+    def loss_inputs():  # noqa: ANN202 - a generator of the method's own tuples
+        with torch.no_grad():
+            for start in range(0, len(images), REFIT_BATCH):
+                cancel.raise_if_cancelled()
+                yield prepared(images[start : start + REFIT_BATCH].float())[2]
+
+    for path, value in training.refit(network, loss_inputs()).items():
+        (graph_path,) = graph_scopes((path,))
+        buffer = prepared.get_buffer(graph_path)
+        if buffer.shape != value.shape:
+            raise RuntimeError(f"refit gave {path} of shape {tuple(value.shape)}, the graph has {tuple(buffer.shape)}")
+        buffer.copy_(value)

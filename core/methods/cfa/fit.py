@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 import torch
+from torch import nn
 
 from core.jobs import CancelToken, Progress
 from core.methods.common.gradient_fit import fit_by_gradient
@@ -27,11 +28,16 @@ def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: 
         bank = k_means_centroids(bank, max(1, len(bank) // settings.gamma_c), config.seed)
     model.set_memory_bank(bank)
 
-    optimiser = torch.optim.AdamW(model.descriptor.parameters(), lr=settings.learning_rate, weight_decay=5e-4,
-                                  amsgrad=True)
+    optimiser = descriptor_optimiser(list(model.descriptor.parameters()), settings.learning_rate)
     yield from fit_by_gradient(model, optimiser, images,
                                lambda batch: coupled_hypersphere_loss(*model.hypersphere_terms(batch)),
                                settings.epochs, settings.batch_size, config.seed, cancel)
+
+
+def descriptor_optimiser(parameters: Sequence[nn.Parameter], learning_rate: float) -> torch.optim.Optimizer:
+    """AdamW, weight decay 5e-4, AMSGrad (the official code's). Training and QAT's fine-tuning both use it: the loss
+    is scaled by 1 / nu = 1000, and Adam's steps, unlike SGD's, do not grow with that scale."""
+    return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=5e-4, amsgrad=True)
 
 
 def initial_memory_bank(model: CfaModel, images: torch.Tensor, cancel: CancelToken

@@ -11,7 +11,7 @@ All three are kept as buffers in the model.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -82,17 +82,42 @@ def _train_students(
                                settings.epochs, settings.batch_size, config.seed, cancel)
 
 
+class ScoreMoments:
+    """Per scale, the mean and std of the regression error and of the predictive variance (taps x 4), streamed over
+    batches of `UninformedStudentsModel.error_and_variance` results."""
+
+    def __init__(self, scales: int) -> None:
+        self.errors = [RunningMoments() for _ in range(scales)]
+        self.variances = [RunningMoments() for _ in range(scales)]
+
+    def add(self, per_scale: Sequence[tuple[Tensor, Tensor]]) -> None:
+        for index, (error, variance) in enumerate(per_scale):
+            self.errors[index].add(error)
+            self.variances[index].add(variance)
+
+    def finish(self) -> Tensor:
+        stats = torch.stack([torch.cat([*errors.mean_std(), *variances.mean_std()])
+                             for errors, variances in zip(self.errors, self.variances)])
+        stats[:, 1::2].clamp_(min=1e-6)  # a constant term (e.g. no spread at all) must not divide by zero
+        return stats
+
+
 def _score_statistics(model: UninformedStudentsModel, images: Tensor, cancel: CancelToken) -> Generator[Progress, None, None]:
     model.eval()
-    errors = [RunningMoments() for _ in model.taps]
-    variances = [RunningMoments() for _ in model.taps]
+    moments = ScoreMoments(len(model.taps))
     with torch.no_grad():
         for done, batch in enumerate(_batches(images), start=1):
             cancel.raise_if_cancelled()
-            for index, (error, variance) in enumerate(model.error_and_variance(*model.regress(batch))):
-                errors[index].add(error)
-                variances[index].add(variance)
+            moments.add(model.error_and_variance(*model.regress(batch)))
             yield Progress(done, -(-len(images) // STATISTICS_BATCH), "error and variance statistics", stage="statistics")
-    stats = [torch.cat([*errors[index].mean_std(), *variances[index].mean_std()]) for index in range(len(model.taps))]
-    model.score_stats.copy_(torch.stack(stats))
-    model.score_stats[:, 1::2].clamp_(min=1e-6)  # a constant term (e.g. no spread at all) must not divide by zero
+    model.score_stats.copy_(moments.finish())
+
+
+def refit_score_statistics(model: UninformedStudentsModel, regressions: Iterable[tuple]) -> dict[str, Tensor]:
+    """The score statistics again, from `regress` results (targets, predictions) of the training images that another
+    pipeline computed: QAT's fine-tuned, fake-quantized graph (`Training.refit`). Its students' errors are not the
+    FP32 students', so the statistics fitted on those would standardise them wrongly."""
+    moments = ScoreMoments(len(model.taps))
+    for targets, predictions in regressions:
+        moments.add(model.error_and_variance(targets, predictions))
+    return {"score_stats": moments.finish()}

@@ -13,12 +13,16 @@ from onnx import numpy_helper
 
 from core.errors import Cancelled, InputError
 from core.onnx_export import INPUT_NAME
+from core.data.dataset import load_normal_images
 from core.export.qat import fine_tune, qat_job
+from core.export.qat.job import refit
 from core.export.trt_check import assert_tensorrt_compatible
 from core.inference import to_pixels
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
+from core.methods.cfa.settings import CfaSettings
 from core.methods.stfpm.settings import StudentSettings
+from core.methods.us.settings import UninformedStudentsSettings
 from core.methods.registry import build_model, get_method, resolve_config
 from core.model_store import ONNX_GRAPH, load_model, save_model
 from core.runtime.integer_path import saturating_nodes
@@ -158,6 +162,77 @@ def test_tensorrt_pipeline_keeps_the_teacher_and_exports_symmetric_int8(trained,
     # ONNX Runtime computes the same INT8 graph: differences are rounding at the odd quantization boundary.
     np.testing.assert_allclose(scores, torch_scores.numpy(), rtol=0.05)
     assert np.abs(maps - torch_maps.numpy()).max() < 0.05 * float(torch_maps.abs().max())
+
+
+def _training_images(roots: list[Path]) -> torch.Tensor:
+    paths = sorted(path for root in roots for path in (root / "train" / "good").glob("*.png"))
+    return to_pixels(load_normal_images(paths, SIZE).images)
+
+
+def _prepared(network: torch.nn.Module, method: str) -> "torch.fx.GraphModule":
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+    from core.export.qat.capture import capture, graph_scopes
+    from core.export.qat.quantizer import ConvQuantizer
+
+    spec = get_method(method)
+    return prepare_qat_pt2e(capture(network, spec, SIZE), ConvQuantizer("cpu", graph_scopes(spec.networks)))
+
+
+def test_cfa_fine_tuning_lowers_its_loss_without_blowing_up_the_descriptor(trained, tmp_path) -> None:
+    """CFA's loss is scaled by 1 / nu = 1000: SGD at its fine-tuning rate multiplied the descriptor's weights by
+    ~280 in one step and lost the painted defect. QAT fine-tunes it with training's optimiser (AdamW)."""
+    from core.export.qat.capture import trainable_parameters
+
+    _, roots = trained
+    cfa = get_method("cfa")
+    config = ModelConfig(method="cfa", image_size=SIZE, layers=(2, 3), settings=CfaSettings(epochs=1, batch_size=4))
+    network = load_model(run_to_end(train_job(config, roots, tmp_path / "cfa", weights="random")).model_dir).network
+    images = _training_images(roots)
+    prepared = _prepared(network, "cfa")
+    before = [parameter.detach().clone() for parameter in trainable_parameters(prepared)]
+    records = []
+    run_to_end(fine_tune(prepared, cfa.training, images, epochs=3, learning_rate=cfa.training.fine_tune_learning_rate,
+                         batch_size=4), records.append)
+    losses = [record.metrics["loss"] for record in records]
+    assert len(losses) == 9 and max(losses) < 2 * losses[0]
+    change = max(float((after.detach() - old).abs().max() / old.abs().max())
+                 for after, old in zip(trainable_parameters(prepared), before))
+    assert 0 < change < 0.1
+
+
+def test_refit_standardises_the_fine_tuned_students_errors(trained, tmp_path) -> None:
+    """Uninformed Students standardises its error and variance with statistics of the training images; QAT's
+    refit recomputes them through the fine-tuned, fake-quantized graph, whose errors are not the FP32 students'."""
+    _, roots = trained
+    us = get_method("us")
+    config = ModelConfig(method="us", image_size=SIZE, layers=(2, 3),
+                         settings=UninformedStudentsSettings(epochs=1, batch_size=4, students=2))
+    network = load_model(run_to_end(train_job(config, roots, tmp_path / "us", weights="random")).model_dir).network
+    images = _training_images(roots)
+    prepared = _prepared(network, "us")
+    run_to_end(fine_tune(prepared, us.training, images, epochs=1, learning_rate=0.01, batch_size=8))
+    stale = prepared.get_buffer("network.score_stats").clone()
+    torch.testing.assert_close(stale, network.score_stats)  # the captured graph holds training's statistics
+
+    refit(prepared, us.training, network, images)
+    fresh = prepared.get_buffer("network.score_stats")
+    assert not torch.allclose(fresh, stale, rtol=1e-3)
+    with torch.no_grad():
+        per_scale = network.error_and_variance(*prepared(images.float())[2])
+
+    def standardised(stats: torch.Tensor, values: torch.Tensor, column: int) -> tuple[float, float]:
+        values = (values - stats[column]) / stats[column + 1]
+        return abs(float(values.mean())), abs(float(values.std(unbiased=False)) - 1)
+
+    stale_offsets = []
+    for stats, old, (error, variance) in zip(fresh, stale, per_scale):
+        for column, values in ((0, error), (2, variance)):
+            mean_offset, std_offset = standardised(stats, values, column)
+            assert mean_offset < 1e-3 and std_offset < 1e-3
+            stale_offsets += standardised(old, values, column)
+    # the stale statistics do not standardise the fine-tuned graph's terms (here the variance is off by ~0.4 std)
+    assert max(stale_offsets) > 0.1
 
 
 def test_cancel_during_training_writes_nothing(trained, tmp_path) -> None:

@@ -13,7 +13,7 @@ from onnx import numpy_helper
 from core.errors import InputError
 from core.bundle import verify_bundle
 from core.export.calibration import calibration_inputs, normal_images_by_category
-from core.export.variants import VariantSpec, export_variant_job
+from core.export.variants import VariantSpec, _variant_thresholds, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
 from core.methods.stfpm.settings import StudentSettings
@@ -85,6 +85,26 @@ def test_fp16_matches_fp32(model_dir, tmp_path) -> None:
     scores, maps = fp16_runtime.predict(images())
     np.testing.assert_allclose(scores, fp32[0], rtol=0.05)
     assert (bundle / "model.onnx").stat().st_size < 0.6 * (model_dir / "model.onnx").stat().st_size
+
+
+def test_a_variant_with_non_finite_scores_is_refused(model_dir, tmp_path) -> None:
+    """A value past a precision's range (FP16's 65504) inside a network ends as inf or NaN scores; thresholds chosen
+    on them would pass every image. A graph whose scores overflow on every image stands in for such a variant."""
+    from onnx import TensorProto, helper
+
+    big = numpy_helper.from_array(np.array(1e38, np.float32), "big")
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["image", "big"], ["scaled"]),
+         helper.make_node("ReduceMax", ["scaled"], ["anomaly_map"], axes=[1], keepdims=1),
+         helper.make_node("ReduceMax", ["anomaly_map"], ["score"], axes=[1, 2, 3], keepdims=0)],
+        "overflowing", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"]),
+         helper.make_tensor_value_info("anomaly_map", TensorProto.FLOAT, ["batch", 1, SIZE, SIZE])],
+        initializer=[big])
+    path = tmp_path / "overflowing.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    with pytest.raises(InputError, match="fp16-cpu: the graph gives non-finite scores on 2 of 2 held-out normal"):
+        _variant_thresholds(read_manifest(model_dir), path, model_dir / "model.onnx", None, "fp16-cpu")
 
 
 @pytest.mark.parametrize("target", ["cpu", "tensorrt8"])

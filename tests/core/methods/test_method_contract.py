@@ -63,11 +63,8 @@ VARIANTS = {
 }
 CASES = [(method, variant) for method in METHODS for variant in VARIANTS
          if METHODS[method].trains or VARIANTS[variant].method != "qat"]
-# Known and open, marked here rather than hidden: CFA's QAT fine-tuning loses the painted defect (its PTQ keeps it);
-# PaDiM's FP16 graph gives NaN scores for the painted defects of this 64 px case (its FP32 distances are fine, and on
-# bottle + magnetic tile at 256 px its FP16 matches FP32 to the third decimal). Neither is diagnosed yet.
-KNOWN_FAILURES = {("padim", "fp16"): "PaDiM FP16 scores NaN on the 64 px painted defects (open)",
-                  ("cfa", "int8-qat-cpu"): "CFA QAT (SGD through the fake-quantized graph) loses the separation (open)"}
+# Known and open cases are marked here rather than hidden (none at the moment).
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 CASES = [pytest.param(method, variant, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[(method, variant)]))
          if (method, variant) in KNOWN_FAILURES else (method, variant) for method, variant in CASES]
 CASE_IDS = [f"{case.values[0]}-{case.values[1]}" if hasattr(case, "values") else f"{case[0]}-{case[1]}"
