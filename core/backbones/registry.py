@@ -10,9 +10,10 @@ flat layer sequence of `core.backbones.layers.flatten_layers` (stem = 0, one ind
   student share every layer before it, and its middle layer halfway to the last (which stays the same, for a fair
   comparison with STFPM);
 - patchcore: the ends of the stride-8 and stride-16 stages, the analogue of WideResNet50's layer2 + layer3 that
-  PatchCore uses.
+  PatchCore uses;
+- padim: the ends of the stride-4, 8 and 16 stages, the analogue of ResNet18's layer1/2/3 that PaDiM uses.
 MobileNetV2's, PhiNet's and MCUNet's groups are the paper's Table 1 as printed, so that results compare with the paper's
-(their patchcore group, which the paper does not have, follows the rule above).
+(their patchcore and padim groups, which the paper does not have, follow the rules above).
 
 Every backbone runs at the image size the model is trained with (the benchmark grid's, 256 px by default), not at the
 size its ImageNet weights were trained at (`trained_size`): the features are convolutional, so any size works, but a
@@ -36,6 +37,7 @@ LAYER_GROUP_DESCRIPTIONS = MappingProxyType({
     "equiv": "the layers at the share of compute WideResNet50's layer1-3 have",
     "paste": "equiv with a deeper first layer, so that a student can share the layers before it",
     "patchcore": "the ends of the stride-8 and stride-16 stages (WideResNet50's layer2 + layer3 analogue)",
+    "padim": "the ends of the stride-4, 8 and 16 stages (ResNet18's layer1-3 analogue)",
 })
 LAYER_GROUPS = tuple(LAYER_GROUP_DESCRIPTIONS)
 
@@ -81,7 +83,7 @@ def _efficientnet_lite(size: int, description: str, groups: Mapping[str, tuple[i
 # Lite1 and Lite2 have the same 23 layers (Lite2 is wider): centre 11, offset 4; equiv's measured MAC shares are
 # 20.3 / 43.6 / 80.9 % (Lite1) and 17.7 / 43.3 / 80.7 % (Lite2); the stride-16 stage runs from layer 8 to 15.
 _LITE_23_LAYER_GROUPS = _groups(low=(3, 7, 11), mid=(7, 11, 15), high=(11, 15, 19), equiv=(4, 11, 18),
-                                paste=(8, 13, 18), patchcore=(7, 15))
+                                paste=(8, 13, 18), patchcore=(7, 15), padim=(4, 7, 15))
 
 def _built_here(name: str, architecture: str, description: str, groups: Mapping[str, tuple[int, ...]],
                 weights_file: str, trained_size: int, centre: float) -> BackboneSpec:
@@ -97,7 +99,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     "tf_efficientnet_lite0": _efficientnet_lite(
         0, "EfficientNet-Lite0: 4.7 M parameters, no squeeze-excite, ReLU6; quantizes well (default)",
         _groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(3, 9, 14), paste=(6, 10, 14),
-                patchcore=(5, 11)),
+                patchcore=(5, 11), padim=(3, 5, 11)),
         trained_size=224),
     "tf_efficientnet_lite1": _efficientnet_lite(
         1, "EfficientNet-Lite1: 5.4 M parameters, Lite0 deeper and wider (ImageNet weights trained at 240 px)",
@@ -112,7 +114,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         std=IMAGENET_STD_255,
         # Taken as printed in Table 1 of the paper.
         groups=_groups(low=(4, 7, 10), mid=(7, 10, 13), high=(10, 13, 16), equiv=(3, 8, 14), paste=(7, 10, 14),
-                       patchcore=(6, 13)),
+                       patchcore=(6, 13), padim=(3, 6, 13)),
         weights_source="timm",
     ),
     "resnet18": BackboneSpec(
@@ -122,7 +124,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         std=IMAGENET_STD_255,
         # Same family as WideResNet50, so equiv is its layer1/2/3 ends rather than the nearest MAC share.
         groups=_groups(low=(1, 2, 3), mid=(3, 4, 5), high=(5, 6, 7), equiv=(2, 4, 6), paste=(4, 5, 6),
-                       patchcore=(4, 6)),
+                       patchcore=(4, 6), padim=(2, 4, 6)),
         weights_source="timm",
     ),
     "wide_resnet50_2": BackboneSpec(
@@ -131,7 +133,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         mean=IMAGENET_MEAN_255,
         std=IMAGENET_STD_255,
         groups=_groups(low=(2, 3, 4), mid=(7, 8, 9), high=(12, 13, 14), equiv=(3, 7, 13), paste=(7, 10, 13),
-                       patchcore=(7, 13)),
+                       patchcore=(7, 13), padim=(3, 7, 13)),
         weights_source="timm",
     ),
     "phinet_7_1.2_0.5_6": _built_here(
@@ -140,7 +142,8 @@ BACKBONES: dict[str, BackboneSpec] = {
         # The paper's Table 1 as printed; its indices are micromind's `_layers` (0 = stem padding, 9 = last block),
         # which `core.backbones.phinet` keeps. Measured MAC shares of equiv are 13 / 79 / 86 % (nearest to
         # WideResNet50's would be 2, 3, 6), kept as printed so that results compare with the paper's.
-        _groups(low=(4, 5, 6), mid=(5, 6, 7), high=(6, 7, 8), equiv=(2, 6, 7), paste=(5, 6, 7), patchcore=(6, 8)),
+        _groups(low=(4, 5, 6), mid=(5, 6, 7), high=(6, 7, 8), equiv=(2, 6, 7), paste=(5, 6, 7), patchcore=(6, 8),
+                padim=(4, 6, 8)),
         weights_file="a state dict of micromind's PhiNet(input_shape=(3, 224, 224), num_layers=7, alpha=1.2, "
                      "beta=0.5, t_zero=6, include_top=True, num_classes=1000) (.pth or .safetensors)",
         trained_size=224, centre=128.0),  # micromind's phinet.preprocess_input: x / 128 - 1
@@ -151,7 +154,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         # The paper's Table 1 as printed, in its count of 18 layers (see core.backbones.layers). Measured MAC shares of
         # equiv are about 20 / 55 / 86 % (nearest to WideResNet50's would be 2, 4, 12-13). Stride 16 runs from 8 to 13.
         _groups(low=(3, 6, 9), mid=(6, 9, 12), high=(9, 12, 15), equiv=(2, 6, 14), paste=(6, 10, 14),
-                patchcore=(7, 13)),
+                patchcore=(7, 13), padim=(4, 7, 13)),
         weights_file="mcunet's ImageNet state dict for 'mcunet-in3' (mcunet-320kb-1mb_imagenet.pth, from the mcunet "
                      "model zoo)",
         trained_size=176, centre=127.5),  # mcunet's ImageNet evaluation: Normalize(mean=0.5, std=0.5)

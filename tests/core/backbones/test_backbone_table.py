@@ -56,10 +56,11 @@ def test_groups_tap_existing_layers_with_strides_that_never_shrink(layer_outputs
         assert list(taps) == sorted(set(taps)) and taps[-1] < len(shapes), (group, taps, len(shapes))
         strides = [shapes[tap][1] for tap in taps]
         assert strides == sorted(strides), (group, strides)
-    # PatchCore's group is defined as the ends of the stride-8 and stride-16 stages.
-    first, second = spec.groups["patchcore"]
-    assert (shapes[first][1], shapes[second][1]) == (8, 16)
-    assert shapes[first + 1][1] == 16 and (second + 1 == len(shapes) or shapes[second + 1][1] == 32)
+    # PatchCore's and PaDiM's groups are defined as stage ends: the last layer of each of those strides.
+    for group, wanted in (("patchcore", (8, 16)), ("padim", (4, 8, 16))):
+        taps = spec.groups[group]
+        assert tuple(shapes[tap][1] for tap in taps) == wanted, group
+        assert all(tap + 1 == len(shapes) or shapes[tap + 1][1] > shapes[tap][1] for tap in taps), group
 
 
 def test_equiv_extractor_channels_strides_parameters_macs_and_memory(layer_outputs) -> None:
