@@ -35,7 +35,10 @@ class ChunkedCoresetSampler:
         >>> bank = run_to_end(sampler.run(torch.randn(32 * 1024, 152) for _ in range(10)))   # 3,277 x 152
     """
 
-    def __init__(self, ratio: float, oversample: float = 2.0, merge_rows: int = 16384, projection_dim: int = 128,
+    # Four times the share per chunk: at twice it, unified PatchCore on bottle + magnetic tile lost 0.7 point of
+    # magnetic-tile image AUROC against the exact greedy (0.888 vs 0.895); at four times it scores 0.902, and the
+    # final merge still sees only 4 % of the rows.
+    def __init__(self, ratio: float, oversample: float = 4.0, merge_rows: int = 16384, projection_dim: int = 128,
                  seed: int = 0, cancel: CancelToken | None = None) -> None:
         if not 0 < ratio <= 1 or oversample < 1 or merge_rows < 1:
             raise ValueError(f"ratio {ratio} must be in (0, 1], oversample {oversample} >= 1, merge_rows >= 1")
