@@ -27,11 +27,14 @@ from core.backbones.weights import PRETRAINED
 from core.errors import InputError
 from core.methods.cfa.descriptor import CoordConvDescriptor
 from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen_parts import WithFrozenParts
 from core.methods.common.patch_features import locally_aware_patches
 
 
-class CfaModel(nn.Module):
+class CfaModel(WithFrozenParts):
     """Frozen backbone + trainable patch descriptor + memory bank; eval forward returns (scores N, maps N x 1 x H x W)."""
+
+    frozen_parts = ("extractor",)
 
     def __init__(self, backbone: str, layers: Sequence[int], weights: str | Path = PRETRAINED, gamma_d: int = 1,
                  neighbours: int = 3, hard_negatives: int = 3, radius: float = 1e-5, margin: float = 0.1,
@@ -58,11 +61,6 @@ class CfaModel(nn.Module):
         with torch.no_grad():
             features = list(self.extractor(torch.zeros(1, 3, 64, 64)).values())
         return sum(feature.shape[1] for feature in features), 64 // features[0].shape[-1]
-
-    def train(self, mode: bool = True) -> "CfaModel":
-        super().train(mode)
-        self.extractor.eval()  # frozen: batch norm keeps its ImageNet statistics while the descriptor trains
-        return self
 
     def target_features(self, pixels: Tensor) -> Tensor:
         """The descriptor's target-oriented features, N x C x h x w."""

@@ -23,14 +23,17 @@ from torch.nn import functional as F
 from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
 from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen_parts import WithFrozenParts
 from core.methods.rd.bottleneck import OneClassBottleneck
 from core.methods.rd.decoder import MirrorDecoder
 from core.methods.rd.loss import cosine_distance
 from core.methods.rd.shapes import probe_taps
 
 
-class ReverseDistillationModel(nn.Module):
+class ReverseDistillationModel(WithFrozenParts):
     """Encoder -> bottleneck -> decoder; eval-mode forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    frozen_parts = ("encoder",)
 
     def __init__(
         self,
@@ -47,11 +50,6 @@ class ReverseDistillationModel(nn.Module):
         self.bottleneck = OneClassBottleneck(self.taps, embedding_stride)
         self.decoder = MirrorDecoder(self.taps, self.bottleneck.embedding_channels, self.bottleneck.embedding_stride)
         self.blur = GaussianBlur(blur_sigma)
-
-    def train(self, mode: bool = True) -> "ReverseDistillationModel":
-        super().train(mode)
-        self.encoder.eval()  # frozen: its batch-norm statistics must not drift while the student trains
-        return self
 
     def features(self, pixels: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """The encoder's features at the tapped layers and the decoder's reconstruction of them."""

@@ -25,10 +25,13 @@ from torch.nn import functional as F
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
 from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen_parts import WithFrozenParts
 
 
-class StudentTeacherModel(nn.Module):
+class StudentTeacherModel(WithFrozenParts):
     """Teacher/student feature pyramid matching; eval-mode forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    frozen_parts = ("teacher",)
 
     def __init__(
         self,
@@ -49,11 +52,6 @@ class StudentTeacherModel(nn.Module):
         student_layers = backbone_layers(backbone, max(self.taps) + 1, RANDOM)
         self.student = nn.ModuleList(list(student_layers)[shared_prefix:])
         self.blur = GaussianBlur(blur_sigma)
-
-    def train(self, mode: bool = True) -> "StudentTeacherModel":
-        super().train(mode)
-        self.teacher.eval()  # frozen: its batch-norm statistics must not drift while the student trains
-        return self
 
     def features(self, pixels: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Teacher and student features for the tapped layers."""

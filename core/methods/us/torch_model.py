@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
 from core.methods.common.blur import GaussianBlur
+from core.methods.common.frozen_parts import WithFrozenParts
 
 PROBE_SIZE = 32  # pixels: enough to learn each tapped layer's channel count at build time
 
@@ -51,8 +52,10 @@ class ChannelStandardiser(nn.Module):
         self.inverse_std.copy_(1.0 / std.clamp_min(1e-6).view_as(self.inverse_std))
 
 
-class UninformedStudentsModel(nn.Module):
+class UninformedStudentsModel(WithFrozenParts):
     """Teacher + student ensemble; eval-mode forward returns (scores N, anomaly maps N x 1 x H x W)."""
+
+    frozen_parts = ("teacher",)
 
     def __init__(
         self,
@@ -77,11 +80,6 @@ class UninformedStudentsModel(nn.Module):
         # Per scale: mean and std of the regression error, then of the predictive variance, over training positions.
         self.register_buffer("score_stats", torch.tensor([[0.0, 1.0, 0.0, 1.0]]).repeat(len(self.taps), 1))
         self.blur = GaussianBlur(blur_sigma)
-
-    def train(self, mode: bool = True) -> "UninformedStudentsModel":
-        super().train(mode)
-        self.teacher.eval()  # frozen: its batch-norm statistics must not drift while the students train
-        return self
 
     def regress(self, pixels: Tensor) -> tuple[dict[str, Tensor], list[dict[str, Tensor]]]:
         """The standardised teacher descriptors and every student's prediction of them, per tapped layer."""

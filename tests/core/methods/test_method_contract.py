@@ -14,7 +14,6 @@ from core.data.dataset import discover_category, load_test_set
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
-from core.methods.stfpm.settings import StudentSettings
 from core.methods.registry import METHODS, build_model, get_method, resolve_config
 from core.model_store import load_model
 from core.runtime import open_runtime
@@ -114,15 +113,18 @@ def test_paste_student_has_no_layers_before_the_first_tap() -> None:
     assert len(paste.student) == len(stfpm.student) - 6
 
 
-def test_student_training_keeps_the_teacher_frozen() -> None:
-    config = resolve_config(ModelConfig(method="stfpm", image_size=SIZE,
-                                        settings=StudentSettings(epochs=1, batch_size=4)))
-    model = build_model(config, weights="random")
-    before = {key: value.clone() for key, value in model.teacher.state_dict().items()}
+@pytest.mark.parametrize("method", sorted(name for name, spec in METHODS.items() if spec.trains))
+def test_training_leaves_the_pre_trained_parts_bit_identical(method) -> None:
+    config = tiny_config(method, epochs=1, batch_size=4)
+    model = build_model(resolve_config(config), weights="random")
+    assert model.frozen_parts, f"{method} trains on pre-trained parts but declares none frozen"
+    before = {name: {key: value.clone() for key, value in model.get_submodule(name).state_dict().items()}
+              for name in model.frozen_parts}
     images = torch.randint(0, 255, (8, 3, SIZE, SIZE), dtype=torch.uint8)
-    run_to_end(get_method("stfpm").fit(model, images, config, CancelToken()))
-    after = model.teacher.state_dict()
-    assert all(torch.equal(before[key], after[key]) for key in before)  # batch-norm statistics included
+    run_to_end(get_method(method).fit(model, images, resolve_config(config), CancelToken()))
+    for name, state in before.items():
+        after = model.get_submodule(name).state_dict()
+        assert all(torch.equal(state[key], after[key]) for key in state), name  # batch-norm statistics included
 
 
 def test_patchcore_neighbour_index_lists_each_entry_first() -> None:
