@@ -48,6 +48,8 @@ def _error_of(stderr: str, code: int) -> str:
 
 def _one_attempt(cell: Cell, out: Path, options: CellOptions,
                  cancelled: Callable[[], bool]) -> tuple[dict[str, Any] | None, str | None]:
+    if cancelled():
+        return None, "cancelled"
     with tempfile.TemporaryDirectory() as scratch:
         record_file = Path(scratch) / "record.json"
         command = [sys.executable, "-m", "core.benchmark.cell", "--cell", json.dumps(cell.to_json()),

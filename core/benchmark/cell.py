@@ -18,6 +18,7 @@ from typing import Any
 
 from core.benchmark.grid import Cell
 from core.benchmark.resources import model_resources
+from core.benchmark.results import METRICS
 from core.errors import InputError
 from core.evaluation import evaluate_job
 from core.files import write_file_atomically
@@ -30,7 +31,6 @@ from core.runtime.integer_path import cpu_integer_path
 from core.runtime.latency import measure
 from core.training import train_job
 
-METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro")
 INT8_PTQ = VariantSpec(precision="int8", method="ptq", calibration="train", target="cpu")
 
 

@@ -18,11 +18,14 @@ class LocalExecutor:
 
     def run(self, cells: Sequence[Cell], out: Path, options: CellOptions,
             cancel: CancelToken) -> Iterator[dict[str, Any]]:
-        with ThreadPoolExecutor(self.workers) as pool:
+        pool = ThreadPoolExecutor(self.workers)
+        try:
             running: set[Future] = {pool.submit(run_cell_process, cell, out, options, lambda: cancel.cancelled)
                                     for cell in cells}
             while running:
                 finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                cancel.raise_if_cancelled()  # the pool's threads see the token and stop their cells
+                cancel.raise_if_cancelled()  # the running cells see the token too, and stop their processes
                 for future in finished:
                     yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # cells not started yet never start

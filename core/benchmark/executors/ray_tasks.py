@@ -14,8 +14,17 @@ from typing import Any
 
 from core.benchmark.attempt import CellOptions, run_cell_process
 from core.benchmark.grid import Cell
-from core.errors import Cancelled
+from core.errors import Cancelled, InputError
 from core.jobs import CancelToken
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--executor ray needs the 'ray' package in this environment (pip install 'ray[default]'); "
+                         "--executor local runs without it") from None
+    return ray
 
 
 class RayExecutor:
@@ -28,7 +37,7 @@ class RayExecutor:
 
     def _connect(self) -> bool:
         """Join the cluster or start a local runtime; True when this call started it (and so shuts it down)."""
-        import ray
+        ray = _ray()
 
         if ray.is_initialized():
             return False
@@ -40,8 +49,7 @@ class RayExecutor:
 
     def run(self, cells: Sequence[Cell], out: Path, options: CellOptions,
             cancel: CancelToken) -> Iterator[dict[str, Any]]:
-        import ray
-
+        ray = _ray()
         started_here = self._connect()
         task = ray.remote(run_cell_process).options(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell,
                                                      max_retries=0)  # the retry is run_cell_process's own

@@ -4,15 +4,21 @@ once and recorded while the others go on, and a second run that skips what is do
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from pathlib import Path
+
+import psutil
+import pytest
 
 from core.benchmark.grid import GridSpec
 from core.benchmark.results import read_results
 from core.benchmark.runner import run_grid
-from core.jobs import run_to_end
+from core.cli import main
+from core.errors import Cancelled
+from core.jobs import CancelToken, run_to_end
 from tests.conftest import make_mvtec_category
 from tests.core.benchmark.conftest import GRID, records_of
-from core.cli import main
 
 STFPM, PASTE = "stfpm/tf_efficientnet_lite0/equiv/unified", "paste/tf_efficientnet_lite0/equiv/unified"
 
@@ -77,3 +83,21 @@ def test_a_broken_cell_is_retried_once_and_recorded_while_the_others_go_on(tmp_p
     assert done["resources"]["training_macs_per_image"] is None  # a memory bank trains nothing
     assert read_results(tmp_path / "out") == records
     assert "failed: " in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_cancelling_stops_the_running_cells_and_records_nothing(tmp_path: Path, grid_data: list[Path]) -> None:
+    spec = GridSpec(data=tuple(grid_data), methods=("stfpm", "paste", "patchcore"), backbones=("tf_efficientnet_lite0",),
+                    layer_groups=("equiv",), settings=("unified",), image_size=64, epochs=1, weights="random")
+    token = CancelToken()
+    job = run_grid(spec, tmp_path, workers=2, cancel=token, cpus_per_cell=1)
+    assert next(job).message == "0 of 3 cells done, 3 to run"
+    timer = threading.Timer(4.0, token.cancel)  # while the two cell processes import the engine
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(Cancelled):
+        next(job)
+    assert time.monotonic() - started < 4.0 + 3  # the running cells were stopped, not waited for
+    assert read_results(tmp_path) == [] and not (tmp_path / "models").exists()
+    leftovers = [process for process in psutil.process_iter(["cmdline"])
+                 if str(tmp_path) in " ".join(process.info["cmdline"] or [])]
+    assert leftovers == []  # the cell processes were killed, not left running
