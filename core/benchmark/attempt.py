@@ -21,6 +21,12 @@ from typing import Any
 from core.benchmark.grid import Cell
 
 ATTEMPTS = 2  # a failed cell is retried once, then recorded as failed
+ENGINE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `core`
+
+
+def engine_pythonpath() -> str:
+    """PYTHONPATH that imports this engine, wherever a child or a Ray worker starts (its cwd is not ours)."""
+    return os.pathsep.join(filter(None, [ENGINE_ROOT, os.environ.get("PYTHONPATH")]))
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,7 @@ def _environment(options: CellOptions) -> dict[str, str]:
     environment = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         environment[name] = str(options.threads)
-    # The cell imports the engine the driver runs, wherever this process was started from (a Ray worker's cwd).
-    root = str(Path(__file__).resolve().parents[2])
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
+    environment["PYTHONPATH"] = engine_pythonpath()
     return environment
 
 

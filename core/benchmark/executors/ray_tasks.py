@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.benchmark.attempt import CellOptions, run_cell_process
+from core.benchmark.attempt import CellOptions, engine_pythonpath, run_cell_process
 from core.benchmark.grid import Cell
 from core.errors import Cancelled, InputError
 from core.jobs import CancelToken
@@ -41,10 +41,12 @@ class RayExecutor:
 
         if ray.is_initialized():
             return False
+        # The workers import this engine from where the driver has it (on a cluster: the same path on shared storage).
+        runtime_env = {"env_vars": {"PYTHONPATH": engine_pythonpath()}}
         if self.address:
-            ray.init(address=self.address, log_to_driver=False)
+            ray.init(address=self.address, log_to_driver=False, runtime_env=runtime_env)
         else:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
         return True
 
     def run(self, cells: Sequence[Cell], out: Path, options: CellOptions,
