@@ -74,7 +74,7 @@ def test_a_broken_cell_is_retried_once_and_recorded_while_the_others_go_on(tmp_p
         (broken / f"{index:03d}.png").write_text("not an image")
     spec = GridSpec(data=(broken.parents[1], good), methods=("patchcore",), backbones=("tf_efficientnet_lite0",),
                     layer_groups=("patchcore",), settings=("per-category",), image_size=64, weights="random")
-    records = run_to_end(run_grid(spec, tmp_path / "out", cpus_per_cell=1, latency_runs=5))
+    records = run_to_end(run_grid(spec, tmp_path / "out", workers=2, cpus_per_cell=1, latency_runs=5))
     failed, done = records
     assert failed["name"].endswith("/per-category/broken") and failed["status"] == "failed"
     assert failed["attempts"] == 2 and failed["model_dir"] is None and failed["resources"] is None
