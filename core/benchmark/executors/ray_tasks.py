@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.benchmark.attempt import CellOptions, engine_pythonpath, run_cell_process
+from core.benchmark.attempt import CellOptions, run_cell_process
 from core.benchmark.grid import Cell
 from core.errors import Cancelled, InputError
 from core.jobs import CancelToken
@@ -38,15 +38,14 @@ class RayExecutor:
     def _connect(self) -> bool:
         """Join the cluster or start a local runtime; True when this call started it (and so shuts it down)."""
         ray = _ray()
-
         if ray.is_initialized():
             return False
-        # The workers import this engine from where the driver has it (on a cluster: the same path on shared storage).
-        runtime_env = {"env_vars": {"PYTHONPATH": engine_pythonpath()}}
+        # Workers import the engine from their node's environment (PYTHONPATH, or the project installed in the venv
+        # `ray start` ran from); a runtime_env would need Ray's agent, which a minimal install does not run.
         if self.address:
-            ray.init(address=self.address, log_to_driver=False, runtime_env=runtime_env)
+            ray.init(address=self.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         return True
 
     def run(self, cells: Sequence[Cell], out: Path, options: CellOptions,

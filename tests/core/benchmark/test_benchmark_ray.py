@@ -1,4 +1,4 @@
-"""The grid on a real Ray cluster on loopback: `python -m core benchmark --executor ray --ray-address ADDR` joins a
+"""The grid on a real Ray cluster on this machine: `python -m core benchmark --executor ray --ray-address ADDR` joins a
 Ray head this test starts (and stops), and its records equal the local executor's but for the timings."""
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ TIMINGS = ("peak_training_rss_mb", "fit_rss_increase_mb", "fit_seconds_per_image
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
-    """A Ray head on 127.0.0.1 with two CPUs, run by this process: shutting it down stops only what it started."""
+    """A Ray head on this machine with two CPUs, run by this process: shutting it down stops only what it started.
+
+    On its own node address, not 127.0.0.1: a second process joining a head forced onto loopback waits forever for a
+    raylet at the machine's address (Ray 2.52)."""
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live under it
-    context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp,
+    context = ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp,
                        configure_logging=False)
     try:
         yield context.address_info["gcs_address"]
@@ -38,8 +41,8 @@ def test_a_grid_on_ray_matches_the_local_run(ray_head: str, local_grid: Path, gr
     out = tmp_path / "ray"
     command = [sys.executable, "-m", "core", "benchmark", "--data", *map(str, grid_data), *GRID, "--out", str(out),
                "--executor", "ray", "--ray-address", ray_head]
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     on_ray, local = records_of(out), records_of(local_grid)
     assert list(on_ray) == list(local)
