@@ -1,0 +1,109 @@
+"""Accuracy against latency and against memory, one point per done cell coloured by method, the Pareto-front cells
+ringed in red: up and to the left is better, and the ringed points are the only ones worth choosing. Clicking a
+point emits `chosen(cell name)`; the chosen cell is drawn larger."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from core.benchmark.values import LABELS, value
+
+Record = Mapping[str, Any]
+_COLOURS = ("#4285f4", "#ea4335", "#fbbc04", "#34a853", "#a142f4", "#24c1e0", "#f538a0", "#5f6368")
+FRONT_PEN = pg.mkPen("#d93025", width=2.5)
+
+
+class QtLogAxis(pg.AxisItem):
+    """A log axis labelled in plain numbers at 1, 2 and 5 of each decade ("20", "50", "100"), the other ticks
+    unlabelled: pyqtgraph's own labels ("2·10¹" at every tick) crowd into each other."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        labels = []
+        for exponent in values:
+            number = 10 ** float(exponent) * scale
+            leading = round(number / 10 ** math.floor(math.log10(number))) if number > 0 else 0
+            labels.append(f"{number:g}" if leading in (1, 2, 5) else "")
+        return labels
+
+
+class QtParetoPlots(QWidget):
+    """`show_records(records, front, accuracy, latency)` redraws both plots. `points[plot][name]` is the (x, y)
+    drawn for each cell; cells missing a value on a plot's axes are left out of that plot only."""
+
+    chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plots = {key: pg.PlotWidget(axisItems={"bottom": QtLogAxis("bottom")}) for key in ("latency", "memory")}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for plot in self.plots.values():
+            plot.setBackground("w")
+            plot.showGrid(x=True, y=True, alpha=0.3)
+            plot.setLogMode(x=True, y=False)  # cells differ by orders of magnitude in cost
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            layout.addWidget(plot)
+        self.legend = self.plots["memory"].addLegend(offset=(-5, 5))
+        self.points: dict[str, dict[str, tuple[float, float]]] = {"latency": {}, "memory": {}}
+        self.front: set[str] = set()
+        self.selected: str | None = None
+        self._items: list[tuple[pg.PlotWidget, Any]] = []
+
+    def show_records(self, records: Sequence[Record], front: set[str], accuracy: str = "pixel_f1_max",
+                     latency: str = "latency_fp32", selected: str | None = None) -> None:
+        for plot, item in self._items:
+            plot.removeItem(item)
+        self.legend.clear()
+        self._items, self.front, self.selected = [], set(front), selected
+        methods = sorted({str(record.get("method")) for record in records})
+        colours = {method: _COLOURS[index % len(_COLOURS)] for index, method in enumerate(methods)}
+        for key, cost in (("latency", latency), ("memory", "memory_mb")):
+            plot = self.plots[key]
+            plot.setTitle(f"{LABELS[accuracy]} against {LABELS[cost].split(' (')[0]}")
+            plot.setLabel("bottom", LABELS[cost] + ", log scale")
+            plot.setLabel("left", LABELS[accuracy])
+            self.points[key] = self._draw(plot, records, accuracy, cost, colours, legend=key == "memory")
+            if self.points[key]:
+                plot.autoRange(padding=0.15)
+
+    def _draw(self, plot: pg.PlotWidget, records: Sequence[Record], accuracy: str, cost: str,
+              colours: dict[str, str], legend: bool) -> dict[str, tuple[float, float]]:
+        points: dict[str, tuple[float, float]] = {}
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            x, y = value(record, cost), value(record, accuracy)
+            if record.get("status") != "done" or x is None or y is None or x <= 0:
+                continue
+            name = str(record["name"])
+            points[name] = (x, y)
+            by_method.setdefault(str(record["method"]), []).append(
+                {"pos": (x, y), "data": name, "size": 16 if name == self.selected else 10})
+        # PlotDataItem rather than a bare ScatterPlotItem: it follows the plot's log mode.
+        for method, spots in by_method.items():
+            item = pg.PlotDataItem([spot["pos"][0] for spot in spots], [spot["pos"][1] for spot in spots], pen=None,
+                                   symbol="o", symbolBrush=pg.mkBrush(colours[method]), symbolPen=pg.mkPen("#333"),
+                                   symbolSize=[spot["size"] for spot in spots], data=[spot["data"] for spot in spots],
+                                   name=method if legend else None)
+            item.sigPointsClicked.connect(self._clicked)
+            self._add(plot, item)
+        ringed = [points[name] for name in sorted(self.front) if name in points]
+        if ringed:
+            rings = pg.PlotDataItem([x for x, _ in ringed], [y for _, y in ringed], pen=None, symbol="o",
+                                    symbolSize=20, symbolBrush=None, symbolPen=FRONT_PEN,
+                                    name="Pareto front" if legend else None)
+            self._add(plot, rings)
+        return points
+
+    def _add(self, plot: pg.PlotWidget, item: Any) -> None:
+        plot.addItem(item)
+        self._items.append((plot, item))
+
+    def _clicked(self, _scatter: Any, spots: Any, *_: Any) -> None:
+        if len(spots):
+            self.chosen.emit(str(spots[0].data()))
