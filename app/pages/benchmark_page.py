@@ -245,7 +245,7 @@ class BenchmarkPage(QWidget):
         accuracy, latency = str(self.accuracy.currentData()), str(self.latency.currentData())
         self.front = pareto_front(self.records, accuracy=accuracy, costs=(latency, "memory_mb"))
         self.table.show_records(self.records, self.front)
-        self.plots.show_records(self.records, self.front, accuracy, latency, self.table.chosen_name())
+        self.plots.show_records(self.records, self.front, accuracy, latency)
         done = sum(record.get("status") == "done" for record in self.records)
         failed = sum(record.get("status") == "failed" for record in self.records)
         cpus = sorted({str(record["cpu"]) for record in self.records if record.get("cpu")})
@@ -297,6 +297,7 @@ class BenchmarkPage(QWidget):
 
     def _selection_changed(self) -> None:
         record = self.chosen_record()
+        self.plots.set_selected(None if record is None else str(record["name"]))
         if record is None:
             self.chosen_label.setText("Choose a cell in the table or a point in the plots")
         else:

@@ -5,11 +5,12 @@ point emits `chosen(cell name)`; the chosen cell is drawn larger."""
 from __future__ import annotations
 
 import math
+from functools import partial
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from core.benchmark.values import LABELS, value
@@ -33,8 +34,9 @@ class QtLogAxis(pg.AxisItem):
 
 
 class QtParetoPlots(QWidget):
-    """`show_records(records, front, accuracy, latency)` redraws both plots. `points[plot][name]` is the (x, y)
-    drawn for each cell; cells missing a value on a plot's axes are left out of that plot only."""
+    """`show_records(records, front, accuracy, latency)` redraws both plots; `set_selected(name)` moves the black
+    ring of the chosen cell. `points[plot][name]` is the (x, y) drawn for each cell; cells missing a value on a
+    plot's axes are left out of that plot only."""
 
     chosen = Signal(str)
 
@@ -54,13 +56,19 @@ class QtParetoPlots(QWidget):
         self.front: set[str] = set()
         self.selected: str | None = None
         self._items: list[tuple[pg.PlotWidget, Any]] = []
+        self._selection_rings = {key: pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=28, symbolBrush=None,
+                                                      symbolPen=pg.mkPen("#202124", width=2))
+                                 for key in self.plots}
+        for key, ring in self._selection_rings.items():
+            ring.setZValue(10)
+            self.plots[key].addItem(ring)
 
     def show_records(self, records: Sequence[Record], front: set[str], accuracy: str = "pixel_f1_max",
-                     latency: str = "latency_fp32", selected: str | None = None) -> None:
+                     latency: str = "latency_fp32") -> None:
         for plot, item in self._items:
             plot.removeItem(item)
         self.legend.clear()
-        self._items, self.front, self.selected = [], set(front), selected
+        self._items, self.front = [], set(front)
         methods = sorted({str(record.get("method")) for record in records})
         colours = {method: _COLOURS[index % len(_COLOURS)] for index, method in enumerate(methods)}
         for key, cost in (("latency", latency), ("memory", "memory_mb")):
@@ -70,7 +78,14 @@ class QtParetoPlots(QWidget):
             plot.setLabel("left", LABELS[accuracy])
             self.points[key] = self._draw(plot, records, accuracy, cost, colours, legend=key == "memory")
             if self.points[key]:
-                plot.autoRange(padding=0.15)
+                plot.autoRange(items=[item for owner, item in self._items if owner is plot], padding=0.15)
+        self.set_selected(self.selected)
+
+    def set_selected(self, name: str | None) -> None:
+        self.selected = name
+        for key, ring in self._selection_rings.items():
+            point = self.points[key].get(name or "")
+            ring.setData([point[0]] if point else [], [point[1]] if point else [])
 
     def _draw(self, plot: pg.PlotWidget, records: Sequence[Record], accuracy: str, cost: str,
               colours: dict[str, str], legend: bool) -> dict[str, tuple[float, float]]:
@@ -83,12 +98,12 @@ class QtParetoPlots(QWidget):
             name = str(record["name"])
             points[name] = (x, y)
             by_method.setdefault(str(record["method"]), []).append(
-                {"pos": (x, y), "data": name, "size": 16 if name == self.selected else 10})
+                {"pos": (x, y), "data": name})
         # PlotDataItem rather than a bare ScatterPlotItem: it follows the plot's log mode.
         for method, spots in by_method.items():
             item = pg.PlotDataItem([spot["pos"][0] for spot in spots], [spot["pos"][1] for spot in spots], pen=None,
                                    symbol="o", symbolBrush=pg.mkBrush(colours[method]), symbolPen=pg.mkPen("#333"),
-                                   symbolSize=[spot["size"] for spot in spots], data=[spot["data"] for spot in spots],
+                                   symbolSize=11, data=[spot["data"] for spot in spots],
                                    name=method if legend else None)
             item.sigPointsClicked.connect(self._clicked)
             self._add(plot, item)
@@ -104,6 +119,6 @@ class QtParetoPlots(QWidget):
         plot.addItem(item)
         self._items.append((plot, item))
 
-    def _clicked(self, _scatter: Any, spots: Any, *_: Any) -> None:
-        if len(spots):
-            self.chosen.emit(str(spots[0].data()))
+    def _clicked(self, _item: Any, spots: Any, *_: Any) -> None:
+        if len(spots):  # after the click is handled: choosing a cell may redraw the item that was clicked
+            QTimer.singleShot(0, partial(self.chosen.emit, str(spots[0].data())))

@@ -128,7 +128,7 @@ def test_a_chosen_cell_becomes_the_live_model_of_the_inspect_page(qtbot, window:
     assert page.choose("patchcore/tf_efficientnet_lite0/equiv/unified")  # done, but its model is not recorded
     assert not page.use_button.isEnabled()
     page.plots.chosen.emit("paste/tf_efficientnet_lite0/equiv/unified")  # what a click on its point sends
-    assert page.table.chosen_name() == "paste/tf_efficientnet_lite0/equiv/unified"
+    assert page.table.chosen_name() == page.plots.selected == "paste/tf_efficientnet_lite0/equiv/unified"
     assert "on the Pareto front" in page.chosen_label.text() and page.use_button.isEnabled()
     qtbot.mouseClick(page.use_button, Qt.MouseButton.LeftButton)
     chosen = results / "models" / "paste"
