@@ -13,10 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from core.benchmark.values import LABELS, value
+from core.benchmark.palette import colours_by_name
+from core.benchmark.values import LABELS, is_done, value
 
 Record = Mapping[str, Any]
-_COLOURS = ("#4285f4", "#ea4335", "#fbbc04", "#34a853", "#a142f4", "#24c1e0", "#f538a0", "#5f6368")
 FRONT_PEN = pg.mkPen("#d93025", width=2.5)
 
 
@@ -69,8 +69,8 @@ class QtParetoPlots(QWidget):
             plot.removeItem(item)
         self.legend.clear()
         self._items, self.front = [], set(front)
-        methods = sorted({str(record.get("method")) for record in records})
-        colours = {method: _COLOURS[index % len(_COLOURS)] for index, method in enumerate(methods)}
+        # The done cells' methods, as the PNG figures colour them.
+        colours = colours_by_name(str(record["method"]) for record in records if is_done(record))
         for key, cost in (("latency", latency), ("memory", "memory_mb")):
             plot = self.plots[key]
             plot.setTitle(f"{LABELS[accuracy]} against {LABELS[cost].split(' (')[0]}")
@@ -93,7 +93,7 @@ class QtParetoPlots(QWidget):
         by_method: dict[str, list[dict[str, Any]]] = {}
         for record in records:
             x, y = value(record, cost), value(record, accuracy)
-            if record.get("status") != "done" or x is None or y is None or x <= 0:
+            if not is_done(record) or x is None or y is None or x <= 0:
                 continue
             name = str(record["name"])
             points[name] = (x, y)

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from core.benchmark.palette import colours_by_name
 from core.benchmark.values import is_done, value
 from core.files import write_file_atomically
 
@@ -34,8 +35,6 @@ FIG6 = "fig6_paste_vs_stfpm.png"
 FIGURE_FILES = (FIG1, LATENCY, FIG6)
 PASTE, STFPM = "paste", "stfpm"  # Fig. 6 is about this pair by definition
 DPI = 110
-_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-            "#17becf")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 _SMALLEST, _LARGEST = 30.0, 600.0  # marker areas (points^2) of the fewest and the most MACs
 Record = Mapping[str, Any]
@@ -67,9 +66,8 @@ class Styles:
     """One colour per method and one marker per backbone, the same in every figure of one call."""
 
     def __init__(self, records: Sequence[Record]) -> None:
-        methods = sorted({str(record["method"]) for record in records})
         backbones = sorted({str(record["backbone"]) for record in records})
-        self.colours = {name: _COLOURS[index % len(_COLOURS)] for index, name in enumerate(methods)}
+        self.colours = colours_by_name(str(record["method"]) for record in records)
         self.markers = {name: _MARKERS[index % len(_MARKERS)] for index, name in enumerate(backbones)}
 
     def scatter(self, axes: Any, records: Sequence[Record], x: str, y: str, sizes: Sequence[float] | None = None) -> int:
