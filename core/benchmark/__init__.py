@@ -1,1 +1,1 @@
-"""The TinyAD benchmark: methods x backbones x layer groups x settings, with the PaSTe paper's resource figures."""
+"""The TinyAD benchmark grid: methods x backbones x layer groups x settings, each cell trained in its own process."""
