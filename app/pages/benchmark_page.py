@@ -94,6 +94,7 @@ class BenchmarkPage(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.model = model
+        self.weights = "imagenet"  # the backbones' weights; tests set "random" (as on the Train page)
         self.out: Path | None = None
         self.records: list[dict[str, Any]] = []
         self.front: set[str] = set()
@@ -351,7 +352,8 @@ class BenchmarkPage(QWidget):
         else:
             self._show([])
         self._cancelling = False
-        worker = QtJobWorker(partial(grid_job, request.spec, self.out, request.executor, request.ray_address,
+        spec = {**request.spec, "weights": self.weights}
+        worker = QtJobWorker(partial(grid_job, spec, self.out, request.executor, request.ray_address,
                                      request.workers), self)
         # Bound methods only on a worker's signals (see `app.qt_worker`).
         worker.progressed.connect(self._progressed)
