@@ -51,7 +51,7 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise InputError(f"{path}: unreadable ({error})") from None
+        raise InputError(f"{path}: not a readable benchmark results file ({error})") from None
     if not isinstance(saved, dict) or saved.get("format") != RESULTS_FORMAT or not isinstance(saved.get("cells"), list):
         raise InputError(f"{path}: not a benchmark results file of format {RESULTS_FORMAT}")
     return [cell for cell in saved["cells"] if isinstance(cell, dict) and "name" in cell]
