@@ -70,7 +70,8 @@ class Styles:
         self.colours = colours_by_name(str(record["method"]) for record in records)
         self.markers = {name: _MARKERS[index % len(_MARKERS)] for index, name in enumerate(backbones)}
 
-    def scatter(self, axes: Any, records: Sequence[Record], x: str, y: str, sizes: Sequence[float] | None = None) -> int:
+    def scatter(self, axes: Any, records: Sequence[Record], x: str, y: str,
+                sizes: Sequence[float] | None = None) -> int:
         """One marker per record that has both values; per-category cells hollow. Returns how many were drawn."""
         drawn = 0
         for index, record in enumerate(records):
