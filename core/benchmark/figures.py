@@ -121,7 +121,7 @@ def _fig1(records: Sequence[Record], styles: Styles) -> Figure | None:
     figure = Figure(figsize=(9.5, 5.8), dpi=DPI)
     axes = figure.add_subplot()
     styles.scatter(axes, points, "memory_mb", "pixel_f1_max", sizes)
-    _log_x(axes)
+    _log_x(axes, _spread(points, "memory_mb"))
     axes.set_xlabel("model memory: weights + memory bank or statistics (MB, log scale)")
     axes.set_ylabel("mean pixel F1-max")
     axes.set_title("Pixel F1 against memory (marker area: inference MACs)")
@@ -147,14 +147,15 @@ def _accuracy_latency(records: Sequence[Record], styles: Styles) -> Figure | Non
     figure = Figure(figsize=(12, 5.2), dpi=DPI)
     axes_pair = figure.subplots(1, 2, sharey=True)
     # Memory banks and students differ by orders of magnitude; both panels alike, so that they read side by side.
-    log = max(_spread(drawable, latency) for latency, _ in panels) > 20
+    spread = max(_spread(drawable, latency) for latency, _ in panels)
+    log = spread > 20
     for axes, (latency, title) in zip(axes_pair, panels):
         drawn = styles.scatter(axes, drawable, latency, "image_auroc")
         if not drawn:
             axes.text(0.5, 0.5, f"no {title} latency measured", ha="center", va="center", transform=axes.transAxes,
                       color="#777777")
         elif log:
-            _log_x(axes)
+            _log_x(axes, spread)
         axes.set_title(title)
         axes.set_xlabel("ONNX Runtime median latency (ms, one image" + (", log scale)" if log else ")"))
         axes.grid(True, which="both", alpha=0.3)
@@ -212,6 +213,7 @@ def _fig6(records: Sequence[Record], styles: Styles) -> Figure | None:
                         ha="right", fontsize=8)
         axes.grid(True, axis="y", alpha=0.3)
         axes.margins(y=0.12)
+        axes.set_xlim(-0.75, len(pairs) - 0.25)  # one backbone keeps bars of the same width as several
     handles = [Line2D([], [], linestyle="", marker="s", markersize=9, color=styles.colours[method],
                       label=method_label) for method, method_label in ((STFPM, "STFPM"), (PASTE, "PaSTe"))]
     figure.legend(handles=handles, loc="upper right", ncols=2, fontsize=9)
@@ -220,10 +222,13 @@ def _fig6(records: Sequence[Record], styles: Styles) -> Figure | None:
     return figure
 
 
-def _log_x(axes: Any) -> None:
-    """A log x axis labelled in plain numbers at 1, 2 and 5 of each decade ("20", "50"), not only "10^1"."""
+def _log_x(axes: Any, spread: float) -> None:
+    """A log x axis labelled in plain numbers ("20", "50", not only "10^1"): at 1, 2 and 5 of each decade, more
+    often when the cells lie closer together (`spread`: largest over smallest value), so that some label is near."""
     axes.set_xscale("log")
-    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.margins(x=0.08)
+    subs = (1, 2, 5) if spread >= 10 else tuple(range(1, 10)) if spread >= 3 else (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
+    axes.xaxis.set_major_locator(LogLocator(subs=tuple(float(sub) for sub in subs)))
     axes.xaxis.set_major_formatter(FuncFormatter(lambda number, _position: f"{number:g}"))
     axes.xaxis.set_minor_formatter(NullFormatter())
 

@@ -119,3 +119,17 @@ def test_malformed_values_are_skipped_not_crashes(broken: dict) -> None:
     record = {**make_record("stfpm"), **broken}
     figures = draw_figures([record, make_record("paste", memory_mb=2.0)])
     assert FIG1 in figures and len(points(figures[FIG1].axes[0])) == 1
+
+
+@pytest.mark.parametrize(("memories", "labels"), [((7.7, 15.2), ["8", "10", "12", "15"]),
+                                                  ((3.0, 300.0), ["5", "10", "20", "50", "100", "200"])])
+def test_log_axes_are_labelled_in_plain_numbers_near_the_points(memories: tuple[float, float],
+                                                                labels: list[str]) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = draw_figures([make_record(memory_mb=memory) for memory in memories])[FIG1]
+    FigureCanvasAgg(figure).draw()
+    axes = figure.axes[0]
+    low, high = axes.get_xlim()
+    shown = [label.get_text() for tick, label in zip(axes.get_xticks(), axes.get_xticklabels()) if low <= tick <= high]
+    assert shown == labels
