@@ -100,6 +100,7 @@ class BenchmarkPage(QWidget):
         self.front: set[str] = set()
         self.worker: QtJobWorker | None = None
         self.figure_worker: QtJobWorker | None = None
+        self._figures_again = False
         self._stamp: float | None = None  # mtime of the results.json shown
         self._awaiting_live: Path | None = None
         self._cancelling = False
@@ -250,10 +251,11 @@ class BenchmarkPage(QWidget):
         done = sum(record.get("status") == "done" for record in self.records)
         failed = sum(record.get("status") == "failed" for record in self.records)
         cpus = sorted({str(record["cpu"]) for record in self.records if record.get("cpu")})
-        self.summary.setText(
-            f"{self.out}: {len(self.records)} cell(s), {done} done, {failed} failed; {len(self.front)} on the "
-            f"Pareto front of {LABELS[accuracy]} against memory and {LABELS[latency].split(' (')[0]}"
-            + (f"; measured on {', '.join(cpus)}" if cpus else ""))
+        measured = f"; measured on {', '.join(cpus)}" if cpus else ""
+        self.summary.setText("No results yet" if self.out is None else
+                             f"{self.out}: {len(self.records)} cell(s), {done} done, {failed} failed; "
+                             f"{len(self.front)} on the Pareto front of {LABELS[accuracy]} against memory and "
+                             f"{LABELS[latency].split(' (')[0]}{measured}")
         self._selection_changed()
 
     def _reload_if_changed(self) -> None:
@@ -269,8 +271,12 @@ class BenchmarkPage(QWidget):
                 pass  # caught between two writes of another writer: the next progress step reads it again
 
     def _draw_figures(self) -> None:
-        if self.out is None or self.figure_worker is not None:
+        if self.out is None:
             return
+        if self.figure_worker is not None:  # drawing older records: draw again when it is done
+            self._figures_again = True
+            return
+        self._figures_again = False
         worker = QtJobWorker(call_job(partial(current_figures, list(self.records), self.out)), self)
         worker.succeeded.connect(self.gallery.show_files)
         worker.failed.connect(self._figures_failed)
@@ -286,6 +292,8 @@ class BenchmarkPage(QWidget):
         if self.figure_worker is worker:
             self.figure_worker = None
         worker.deleteLater()
+        if self._figures_again:
+            self._draw_figures()
 
     # -- choosing a cell ----------------------------------------------------------------------------------------
     def choose(self, name: str) -> bool:
