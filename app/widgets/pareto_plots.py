@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.benchmark.palette import colours_by_name
 from core.benchmark.values import LABELS, is_done, value
@@ -43,15 +43,21 @@ class QtParetoPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plots = {key: pg.PlotWidget(axisItems={"bottom": QtLogAxis("bottom")}) for key in ("latency", "memory")}
-        layout = QHBoxLayout(self)
+        # The legend is a line of text above the plots, not pyqtgraph's box inside one: that box hides points.
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.legend)
+        layout.addLayout(row, 1)
         for plot in self.plots.values():
             plot.setBackground("w")
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLogMode(x=True, y=False)  # cells differ by orders of magnitude in cost
             plot.getAxis("left").enableAutoSIPrefix(False)
-            layout.addWidget(plot)
-        self.legend = self.plots["memory"].addLegend(offset=(-5, 5))
+            row.addWidget(plot)
         self.points: dict[str, dict[str, tuple[float, float]]] = {"latency": {}, "memory": {}}
         self.front: set[str] = set()
         self.selected: str | None = None
@@ -67,16 +73,19 @@ class QtParetoPlots(QWidget):
                      latency: str = "latency_fp32") -> None:
         for plot, item in self._items:
             plot.removeItem(item)
-        self.legend.clear()
         self._items, self.front = [], set(front)
         # The done cells' methods, as the PNG figures colour them.
         colours = colours_by_name(str(record["method"]) for record in records if is_done(record))
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(
+            [f'<span style="color:{colour}; font-size:14pt;">●</span> {method}' for method, colour in colours.items()]
+            + ['<span style="color:#d93025; font-size:14pt;">○</span> Pareto front',
+               '<span style="color:#202124; font-size:14pt;">○</span> chosen cell']))
         for key, cost in (("latency", latency), ("memory", "memory_mb")):
             plot = self.plots[key]
             plot.setTitle(f"{LABELS[accuracy]} against {LABELS[cost].split(' (')[0]}")
             plot.setLabel("bottom", LABELS[cost] + ", log scale")
             plot.setLabel("left", LABELS[accuracy])
-            self.points[key] = self._draw(plot, records, accuracy, cost, colours, legend=key == "memory")
+            self.points[key] = self._draw(plot, records, accuracy, cost, colours)
             if self.points[key]:
                 plot.autoRange(items=[item for owner, item in self._items if owner is plot], padding=0.15)
         self.set_selected(self.selected)
@@ -88,7 +97,7 @@ class QtParetoPlots(QWidget):
             ring.setData([point[0]] if point else [], [point[1]] if point else [])
 
     def _draw(self, plot: pg.PlotWidget, records: Sequence[Record], accuracy: str, cost: str,
-              colours: dict[str, str], legend: bool) -> dict[str, tuple[float, float]]:
+              colours: dict[str, str]) -> dict[str, tuple[float, float]]:
         points: dict[str, tuple[float, float]] = {}
         by_method: dict[str, list[dict[str, Any]]] = {}
         for record in records:
@@ -103,15 +112,13 @@ class QtParetoPlots(QWidget):
         for method, spots in by_method.items():
             item = pg.PlotDataItem([spot["pos"][0] for spot in spots], [spot["pos"][1] for spot in spots], pen=None,
                                    symbol="o", symbolBrush=pg.mkBrush(colours[method]), symbolPen=pg.mkPen("#333"),
-                                   symbolSize=11, data=[spot["data"] for spot in spots],
-                                   name=method if legend else None)
+                                   symbolSize=11, data=[spot["data"] for spot in spots])
             item.sigPointsClicked.connect(self._clicked)
             self._add(plot, item)
         ringed = [points[name] for name in sorted(self.front) if name in points]
         if ringed:
             rings = pg.PlotDataItem([x for x, _ in ringed], [y for _, y in ringed], pen=None, symbol="o",
-                                    symbolSize=20, symbolBrush=None, symbolPen=FRONT_PEN,
-                                    name="Pareto front" if legend else None)
+                                    symbolSize=20, symbolBrush=None, symbolPen=FRONT_PEN)
             self._add(plot, rings)
         return points
 
