@@ -25,3 +25,17 @@ def evaluation_job(
 ) -> Generator[Progress, None, dict[str, Any]]:
     """Per-category metrics of the model in `model_dir`, and the scores behind its ROC curves."""
     return evaluate_job(load_model(model_dir), folders, cancel)
+
+
+def grid_job(spec: dict[str, Any], out: Path, executor: str, ray_address: str | None, workers: int,
+             cancel: CancelToken) -> Generator[Progress, None, list[dict[str, Any]]]:
+    """Run (or resume) the benchmark grid `spec` (`GridSpec`'s fields by name) into `out`; returns its records.
+
+    The benchmark package is imported here, when a grid starts, not with this module: the window imports this
+    module at start-up and should not pay for the benchmark (or Ray) until it is used.
+    """
+    from core.benchmark.grid import GridSpec
+    from core.benchmark.runner import run_grid
+
+    grid = GridSpec(**{name: tuple(value) if isinstance(value, list) else value for name, value in spec.items()})
+    return run_grid(grid, Path(out), executor=executor, ray_address=ray_address, workers=workers, cancel=cancel)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from app.model_state import QtActiveModel
+from app.pages.benchmark_page import BenchmarkPage
 from app.pages.export_page import ExportPage
 from app.pages.inspect_page import InspectPage
 from app.pages.quantize_page import QuantizePage
@@ -54,9 +55,10 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.settings)
         self.quantize_page = QuantizePage(self.settings, self.model)
         self.export_page = ExportPage(self.settings, self.model)
+        self.benchmark_page = BenchmarkPage(self.settings, self.model)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
-        for page in (self.inspect_page, self.train_page, self.quantize_page, self.export_page):
+        for page in (self.inspect_page, self.train_page, self.quantize_page, self.export_page, self.benchmark_page):
             self.pages.addTab(page, page.title)
         self.setCentralWidget(self.pages)
         self.kiosk = False
@@ -210,6 +212,7 @@ class MainWindow(QMainWindow):
         self.train_page.shutdown()
         self.quantize_page.shutdown()
         self.export_page.shutdown()
+        self.benchmark_page.shutdown()
         if self._demo_worker is not None:
             self._demo_worker.cancel()
             self._demo_worker.wait(5000)
