@@ -15,7 +15,6 @@ first shown or a grid runs (the window's start-up time and memory are measured).
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,22 +38,16 @@ from core.errors import InputError
 from core.jobs import Progress
 
 RESULTS = "results.json"
-RESULTS_FORMAT = 1
 LATENCIES = (("latency_fp32", "FP32 latency"), ("latency_int8", "INT8 latency"))
 
 
 def read_records(folder: Path) -> list[dict[str, Any]]:
     """The cells of FOLDER/results.json; `InputError` naming the file when the folder holds no benchmark results."""
-    path = Path(folder) / RESULTS
-    if not path.is_file():
+    from core.benchmark.results import read_results
+
+    if not (Path(folder) / RESULTS).is_file():
         raise InputError(f"{folder}: no {RESULTS} here, so not a benchmark results folder")
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: not a readable benchmark results file ({error})") from None
-    if not isinstance(saved, dict) or saved.get("format") != RESULTS_FORMAT or not isinstance(saved.get("cells"), list):
-        raise InputError(f"{path}: not a benchmark results file of format {RESULTS_FORMAT}")
-    return [cell for cell in saved["cells"] if isinstance(cell, dict) and "name" in cell]
+    return read_results(Path(folder))
 
 
 def current_figures(records: list[dict[str, Any]], folder: Path) -> list[Path]:
