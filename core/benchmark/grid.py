@@ -19,6 +19,7 @@ from core.errors import InputError
 from core.methods.registry import get_method
 
 SETTINGS = ("unified", "per-category")
+METHOD_DEFAULT = "default"  # a layer-group choice meaning each method's own default group
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ class Cell:
 
 
 def cells(spec: GridSpec) -> list[Cell]:
-    """Every cell of `spec`, in a stable order (method, backbone, layer group, setting, category). InputError for an
-    unknown method, backbone, layer group or setting, before anything runs."""
+    """Every cell of `spec`, in a stable order (method, backbone, layer group, setting, category); the group
+    `default` stands for each method's own. InputError for an unknown method, backbone, layer group or setting,
+    before anything runs."""
     if not spec.data:
         raise InputError("the benchmark needs at least one category folder (--data)")
     for setting in spec.settings:
@@ -87,7 +89,8 @@ def cells(spec: GridSpec) -> list[Cell]:
     for method in spec.methods:
         get_method(method)
         for backbone in spec.backbones:
-            for group in spec.layer_groups:
+            own = get_method(method).default_layer_group
+            for group in dict.fromkeys(own if group == METHOD_DEFAULT else group for group in spec.layer_groups):
                 get_backbone(backbone).layers_for(group)
                 for setting in spec.settings:
                     groups = [tuple(spec.data)] if setting == "unified" else [(path,) for path in spec.data]

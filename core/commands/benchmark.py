@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE, LAYER_GROUPS
 from core.benchmark.executors import EXECUTORS
-from core.benchmark.grid import SETTINGS, GridSpec
+from core.benchmark.grid import METHOD_DEFAULT, SETTINGS, GridSpec
 from core.benchmark.report import REPORT, cells_table
 from core.benchmark.runner import run_grid
 from core.commands import arg_types
@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["stfpm", "paste", "patchcore"])
     parser.add_argument("--backbones", "--backbone", nargs="+", choices=sorted(BACKBONES), default=[DEFAULT_BACKBONE])
-    parser.add_argument("--layers", nargs="+", choices=LAYER_GROUPS, default=["equiv"], help="layer groups")
+    parser.add_argument("--layers", nargs="+", choices=(METHOD_DEFAULT, *LAYER_GROUPS), default=[METHOD_DEFAULT],
+                        help="layer groups (default: each method's own; the TinyAD paper's grid uses equiv)")
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
     parser.add_argument("--epochs", type=arg_types.EPOCHS, default=None,

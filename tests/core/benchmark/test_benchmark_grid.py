@@ -39,6 +39,15 @@ def test_every_combination_is_one_cell_and_per_category_cells_take_one_folder() 
     assert Cell.from_json(json.loads(json.dumps(found[2].to_json()))) == found[2]
 
 
+def test_the_default_group_is_each_methods_own_and_is_not_run_twice() -> None:
+    found = cells(spec(methods=("stfpm", "paste", "patchcore"), backbones=("tf_efficientnet_lite0",),
+                       layer_groups=("default", "equiv"), settings=("unified",)))
+    assert [cell.name for cell in found] == [
+        "stfpm/tf_efficientnet_lite0/equiv/unified",  # STFPM's own group is equiv: one cell, not two
+        "paste/tf_efficientnet_lite0/paste/unified", "paste/tf_efficientnet_lite0/equiv/unified",
+        "patchcore/tf_efficientnet_lite0/patchcore/unified", "patchcore/tf_efficientnet_lite0/equiv/unified"]
+
+
 @pytest.mark.parametrize("change, message", [
     ({"methods": ("nope",)}, "unknown method 'nope'"),
     ({"backbones": ("nope",)}, "unknown backbone 'nope'"),
