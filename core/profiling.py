@@ -21,10 +21,18 @@ def count_macs(network: nn.Module, image_size: int) -> int:
     return counter.get_total_flops() // 2
 
 
+def state_bytes(module: nn.Module) -> int:
+    """Bytes of the module's state dict: every parameter and buffer (weights, BatchNorm statistics, memory banks,
+    Gaussian statistics); a tensor shared by two submodules (PaSTe's common prefix) counts once."""
+    seen: dict[tuple[int, int], int] = {}
+    for tensor in module.state_dict().values():
+        seen[(tensor.untyped_storage().data_ptr(), tensor.storage_offset())] = tensor.numel() * tensor.element_size()
+    return sum(seen.values())
+
+
 def footprint_mb(module: nn.Module) -> float:
-    """Memory the module's state takes: every parameter and buffer (weights, BatchNorm statistics, memory banks,
-    Gaussian statistics), in MB (2**20 bytes), as the PaSTe paper's 'memory footprint' counts it."""
-    return sum(tensor.numel() * tensor.element_size() for tensor in module.state_dict().values()) / 2**20
+    """`state_bytes` in MB of 2**20 bytes, as the PaSTe paper's 'memory footprint' counts it."""
+    return state_bytes(module) / 2**20
 
 
 def cumulative_mac_shares(layers: Sequence[nn.Module], image_size: int) -> list[float]:

@@ -90,7 +90,7 @@ def cells(spec: GridSpec) -> list[Cell]:
         get_method(method)
         for backbone in spec.backbones:
             own = get_method(method).default_layer_group
-            for group in dict.fromkeys(own if group == METHOD_DEFAULT else group for group in spec.layer_groups):
+            for group in dict.fromkeys(own if wanted == METHOD_DEFAULT else wanted for wanted in spec.layer_groups):
                 get_backbone(backbone).layers_for(group)
                 for setting in spec.settings:
                     groups = [tuple(spec.data)] if setting == "unified" else [(path,) for path in spec.data]

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core.methods.spec import MethodSpec
 from core.model_manifest import ONNX_GRAPH
-from core.profiling import count_macs
+from core.profiling import count_macs, state_bytes
 
 MB = 1e6
 _aten = torch.ops.aten
@@ -27,15 +27,6 @@ TRAINING_STEP_BATCH = 2
 def parameter_count(network: nn.Module) -> int:
     """Every parameter of the deployed model, frozen backbones included (shared modules counted once)."""
     return sum(parameter.numel() for parameter in network.parameters())
-
-
-def state_bytes(network: nn.Module) -> int:
-    """Bytes of the state dict: weights plus memory bank or statistics (registered buffers); a tensor shared by two
-    modules (PaSTe's common prefix) counts once."""
-    seen: dict[tuple[int, int], int] = {}
-    for tensor in network.state_dict().values():
-        seen[(tensor.untyped_storage().data_ptr(), tensor.storage_offset())] = tensor.numel() * tensor.element_size()
-    return sum(seen.values())
 
 
 def conv_backward_flops(grad_out_shape: list[int], x_shape: list[int], w_shape: list[int], *args: Any,
