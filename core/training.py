@@ -77,8 +77,10 @@ def train_job(
     network = build_model(config, weights)
     fit_started = time.perf_counter()
     pixels = to_pixels(loaded.images)
+    category_of = {path: index for index, category in enumerate(categories) for path in category.train}
+    image_categories = torch.tensor([category_of[path] for path in loaded.paths], dtype=torch.long)
     with RssSampler() as fit_memory:  # what fitting itself needs: activations, gradients, optimiser, memory bank
-        yield from get_method(config.method).fit(network, pixels, config, cancel)
+        yield from get_method(config.method).fit(network, pixels, config, cancel, image_categories)
     fit_seconds = time.perf_counter() - fit_started
 
     thresholds = yield from _thresholds_from_heldout(network, heldout, config, cancel)

@@ -22,7 +22,9 @@ from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
 from core.methods.settings import MethodSettings
 
-FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken], Generator[Progress, None, None]]
+# fit(model, images N x 3 x S x S uint8, config, cancel, categories N indices into the training's categories or None)
+FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken, "torch.Tensor | None"],
+                       Generator[Progress, None, None]]
 BuildFunction = Callable[[ModelConfig, "str | Path"], nn.Module]
 OptimiserFactory = Callable[[Sequence[nn.Parameter], float], torch.optim.Optimizer]
 # (the model, the `loss_inputs` tuples of the training images) -> new values of fitted buffers, by attribute path
@@ -60,7 +62,8 @@ class Training:
 class MethodSpec:
     """One method. `build(config, weights)` returns an nn.Module whose eval forward maps N x 3 x S x S pixels
     (0..255) to (scores N, anomaly maps N x 1 x S x S); `fit` is a job generator that fits it on N x 3 x S x S uint8
-    normal images, reading `config.settings`."""
+    normal images, reading `config.settings`; it is also given each image's category, which a method may use (PaDiM
+    keeps Gaussians per category) or ignore."""
 
     name: str
     family: str  # "knowledge distillation" | "memory bank"

@@ -17,7 +17,8 @@ from core.methods.cfa.torch_model import CfaModel
 EMBED_BATCH = 16
 
 
-def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken
+def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken,
+            categories: torch.Tensor | None = None,  # one bank and descriptor for all: unused
             ) -> Generator[Progress, None, None]:
     """Memory bank first (paper, Sec. 3.2), then AdamW on the soft-boundary loss (lr 1e-3, weight decay 5e-4, AMSGrad,
     as the official code). `images` is N x 3 x S x S uint8; batches are converted to float as they are used."""

@@ -1,4 +1,4 @@
-"""Fit PaDiM's Gaussians: one streaming pass over the normal images, then one inversion per position."""
+"""Fit PaDiM's Gaussians: one streaming pass over the normal images, then one inversion per category and position."""
 
 from __future__ import annotations
 
@@ -16,27 +16,42 @@ EMBED_BATCH = 16
 
 
 def fit_gaussians(
-    model: PadimModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken
+    model: PadimModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: torch.Tensor | None = None,
 ) -> Generator[Progress, None, None]:
-    """Mean and inverse covariance of the embeddings at every patch position over `images` (N x 3 x S x S uint8).
+    """Mean and inverse covariance of the embeddings at every patch position over `images` (N x 3 x S x S uint8),
+    per category (`categories`: N category indices; None: all one category).
 
-    Only the running sums are kept (float64, positions x d x d), so memory does not grow with the number of images.
+    Only the running sums are kept (float64, categories x positions x d x d), so memory does not grow with the
+    number of images.
     """
     settings: PadimSettings = config.settings
+    labels = torch.zeros(len(images), dtype=torch.long) if categories is None else categories.long()
+    if labels.shape != (len(images),):
+        raise ValueError(f"categories {tuple(labels.shape)} do not match {len(images)} images")
     model.eval()
-    statistics: GaussianStatistics | None = None
+    statistics: dict[int, GaussianStatistics] = {}
     with torch.no_grad():
         for start in range(0, len(images), EMBED_BATCH):
             cancel.raise_if_cancelled()
             embedding = model.embed(images[start : start + EMBED_BATCH].float())
             batch, channels = embedding.shape[:2]
             patches = embedding.reshape(batch, channels, -1).permute(2, 0, 1)  # P x N x d
-            if statistics is None:
-                statistics = GaussianStatistics(patches.shape[0], channels)
-            statistics.add(patches)
+            batch_labels = labels[start : start + EMBED_BATCH]
+            for label in batch_labels.unique().tolist():
+                if label not in statistics:
+                    statistics[label] = GaussianStatistics(patches.shape[0], channels)
+                statistics[label].add(patches[:, batch_labels == label])
             yield Progress(min(start + EMBED_BATCH, len(images)), len(images), "accumulating patch statistics",
                            stage="embed")
-        assert statistics is not None, "fit needs at least one image"
-        yield Progress(0, 0, f"inverting {statistics.sum.shape[0]} covariances", stage="invert")
-        cancel.raise_if_cancelled()
-        model.set_statistics(*statistics.finish(settings.covariance_regularisation))
+        if not statistics:
+            raise ValueError("fit needs at least one image")
+        positions = next(iter(statistics.values())).sum.shape[0]
+        yield Progress(0, 0, f"inverting {len(statistics)} x {positions} covariances", stage="invert")
+        means, precisions = [], []
+        for label in sorted(statistics):
+            cancel.raise_if_cancelled()
+            mean, precision = statistics[label].finish(settings.covariance_regularisation)
+            means.append(mean)
+            precisions.append(precision)
+        model.set_statistics(torch.stack(means), torch.stack(precisions))

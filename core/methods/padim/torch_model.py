@@ -1,6 +1,12 @@
 """PaDiM (Defard et al. 2021): a Gaussian per patch position over a random subset of pre-trained channels; the
 Mahalanobis distance to it is the anomaly map.
 
+Unified over several categories, it keeps one set of Gaussians per category (K x P positions) and an image is scored
+against the category whose Gaussians fit it best (the smallest mean distance over the image): one Gaussian per
+position shared by all categories spreads its covariance over all of them, and measured on bottle + magnetic tile it
+fell short of one-class PaDiM. The selection is in the graph (ReduceMin, Equal, a weighted sum: no ArgMax, no
+data-dependent shapes), so one model serves every category, at K times the statistics' memory.
+
 The distance is plain batched matrix algebra that ONNX Runtime and TensorRT 8.5 accept: the patches are laid out
 position-major (P x N x d), one batched MatMul with the P x d x d inverse covariances, an elementwise product and a
 ReduceSum give (x - mu)^T Sigma^-1 (x - mu) for every patch; no einsum, no data-dependent shapes. The channel subset
@@ -8,7 +14,7 @@ is a constant Gather. Only `extractor.layers` is a network: the statistics and t
 
 Example:
     >>> model = PadimModel("tf_efficientnet_lite0", layers=(5, 11), weights="random", channels=100)
-    >>> model.set_statistics(torch.zeros(32 * 32, 100), torch.eye(100).repeat(32 * 32, 1, 1))
+    >>> model.set_statistics(torch.zeros(1, 32 * 32, 100), torch.eye(100).repeat(1, 32 * 32, 1, 1))
     >>> scores, maps = model.eval()(torch.zeros(1, 3, 256, 256))
 """
 
@@ -29,7 +35,9 @@ from core.methods.common.frozen import FrozenFeatureModel
 class PadimModel(FrozenFeatureModel):
     """Frozen backbone + per-position Gaussians; eval forward returns (scores N, anomaly maps N x 1 x H x W)."""
 
-    fitted_buffers = ("mean", "precision")  # sized by the feature map's positions P = h x w, known once fitted
+    # Sized by the categories K and the feature map's positions P = h x w, known once fitted. Models saved before
+    # categories had their own Gaussians hold P x d and P x d x d: `_gaussians` reads them as K = 1.
+    fitted_buffers = ("mean", "precision")
 
     def __init__(self, backbone: str, layers: Sequence[int], weights: str | Path = PRETRAINED, channels: int = 100,
                  seed: int = 0, blur_sigma: float = 4.0) -> None:
@@ -42,8 +50,8 @@ class PadimModel(FrozenFeatureModel):
         generator = torch.Generator().manual_seed(seed)
         chosen = torch.randperm(available, generator=generator)[:channels].sort().values
         self.register_buffer("channel_index", chosen)
-        self.register_buffer("mean", torch.zeros(0, channels))
-        self.register_buffer("precision", torch.zeros(0, channels, channels))
+        self.register_buffer("mean", torch.zeros(1, 0, channels))
+        self.register_buffer("precision", torch.zeros(1, 0, channels, channels))
 
     def embed(self, pixels: Tensor) -> Tensor:
         """Patch embeddings N x d x h x w: every tapped layer upsampled (nearest, as in the paper's reference code)
@@ -54,13 +62,18 @@ class PadimModel(FrozenFeatureModel):
         return torch.cat(resized, dim=1).index_select(1, self.channel_index)
 
     def set_statistics(self, mean: Tensor, precision: Tensor) -> None:
-        """Store the per-position mean (P x d) and inverse covariance (P x d x d)."""
-        positions, channels = mean.shape
-        if channels != len(self.channel_index) or precision.shape != (positions, channels, channels):
+        """Store the per-category, per-position mean (K x P x d) and inverse covariance (K x P x d x d)."""
+        categories, positions, channels = mean.shape
+        if channels != len(self.channel_index) or precision.shape != (categories, positions, channels, channels):
             raise ValueError(f"statistics {tuple(mean.shape)} / {tuple(precision.shape)} do not fit "
                              f"{len(self.channel_index)} channels")
         self.mean = mean.float().contiguous()
         self.precision = precision.float().contiguous()
+
+    def _gaussians(self) -> tuple[Tensor, Tensor]:
+        if self.mean.dim() == 2:  # saved before per-category Gaussians: one category
+            return self.mean[None], self.precision[None]
+        return self.mean, self.precision
 
     @property
     def statistics_bytes(self) -> int:
@@ -68,16 +81,25 @@ class PadimModel(FrozenFeatureModel):
         return sum(buffer.numel() * buffer.element_size() for buffer in (self.mean, self.precision))
 
     def mahalanobis(self, embedding: Tensor) -> Tensor:
-        """sqrt((x - mu)^T Sigma^-1 (x - mu)) at every position of N x d x h x w embeddings: N x 1 x h x w."""
+        """sqrt((x - mu)^T Sigma^-1 (x - mu)) at every position of N x d x h x w embeddings, against the Gaussians of
+        the category that fits each image best: N x 1 x h x w."""
+        mean, precision = self._gaussians()
         batch, channels, height, width = embedding.shape
-        if height * width != self.mean.shape[0]:
-            raise ValueError(f"the model was fitted on {self.mean.shape[0]} patch positions; these images give "
+        if height * width != mean.shape[1]:
+            raise ValueError(f"the model was fitted on {mean.shape[1]} patch positions; these images give "
                              f"{height} x {width} = {height * width} (another image size?)")
         patches = embedding.reshape(batch, channels, height * width).permute(2, 0, 1)  # P x N x d
-        delta = patches - self.mean[:, None, :]
-        squared = ((delta @ self.precision) * delta).sum(dim=-1)  # P x N
+        delta = patches[None] - mean[:, :, None, :]  # K x P x N x d
+        squared = ((delta @ precision) * delta).sum(dim=-1)  # K x P x N
         distances = squared.clamp_min(0).sqrt()  # the inverse is positive definite; clamp only rounding below 0
-        return distances.permute(1, 0).reshape(batch, 1, height, width)
+        if distances.shape[0] == 1:
+            chosen = distances[0]
+        else:
+            fit = distances.mean(dim=1)  # K x N: how well each category's Gaussians explain the whole image
+            best = (fit == fit.amin(dim=0, keepdim=True)).to(distances.dtype)
+            best = best / best.sum(dim=0, keepdim=True)  # an exact tie averages the tied categories
+            chosen = (distances * best[:, None, :]).sum(dim=0)  # P x N
+        return chosen.permute(1, 0).reshape(batch, 1, height, width)
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         distances = self.mahalanobis(self.embed(pixels))

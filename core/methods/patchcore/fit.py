@@ -29,7 +29,8 @@ CHUNK_IMAGES = 16  # images whose patches get one greedy pass; the cost per imag
 
 
 def fit_memory_bank(
-    model: PatchcoreModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken
+    model: PatchcoreModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: torch.Tensor | None = None,  # one bank: a nearest neighbour needs no category
 ) -> Generator[Progress, None, None]:
     """Embed all images (N x 3 x S x S uint8), subsample `coreset_ratio` of the patches, store them in the model."""
     settings: PatchcoreSettings = config.settings

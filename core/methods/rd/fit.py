@@ -16,7 +16,8 @@ from core.methods.rd.torch_model import ReverseDistillationModel
 
 
 def fit_reverse_distillation(
-    model: ReverseDistillationModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken
+    model: ReverseDistillationModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: torch.Tensor | None = None,  # one decoder learns every category: unused
 ) -> Generator[Progress, None, None]:
     """Adam on the multi-scale cosine loss, as in the paper (lr 0.005, betas 0.5 / 0.999)."""
     settings: ReverseDistillationSettings = config.settings

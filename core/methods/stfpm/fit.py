@@ -15,7 +15,8 @@ from core.methods.stfpm.torch_model import StudentTeacherModel
 
 
 def fit_student(
-    model: StudentTeacherModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken
+    model: StudentTeacherModel, images: torch.Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: torch.Tensor | None = None,  # one student learns every category: unused
 ) -> Generator[Progress, None, None]:
     """SGD on the feature-matching loss, as in the STFPM paper (lr 0.4, momentum 0.9, weight decay 1e-4)."""
     settings: StudentSettings = config.settings

@@ -52,7 +52,8 @@ def _batches(images: Tensor) -> Iterator[Tensor]:
 
 
 def fit_students(
-    model: UninformedStudentsModel, images: Tensor, config: ModelConfig, cancel: CancelToken
+    model: UninformedStudentsModel, images: Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: Tensor | None = None,  # the students learn every category together: unused
 ) -> Generator[Progress, None, None]:
     """Fit `model` on `images` (N x 3 x S x S uint8); batches are converted to float as they are used."""
     yield from _teacher_statistics(model, images, cancel)
@@ -74,7 +75,8 @@ def _teacher_statistics(model: UninformedStudentsModel, images: Tensor, cancel: 
 
 
 def _train_students(
-    model: UninformedStudentsModel, images: Tensor, config: ModelConfig, cancel: CancelToken
+    model: UninformedStudentsModel, images: Tensor, config: ModelConfig, cancel: CancelToken,
+    categories: Tensor | None = None,  # the students learn every category together: unused
 ) -> Generator[Progress, None, None]:
     settings: UninformedStudentsSettings = config.settings
     optimiser = torch.optim.Adam(model.students.parameters(), lr=settings.learning_rate, weight_decay=1e-5)

@@ -3,12 +3,14 @@ buffers through save/load, and a graph TensorRT 8.5 takes."""
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 import numpy as np
 import onnx
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from core.errors import InputError
 from core.onnx_export import export_onnx
@@ -19,6 +21,7 @@ from core.methods.common.gaussian import GaussianStatistics
 from core.methods.config import ModelConfig
 from core.methods.padim.settings import PadimSettings
 from core.methods.registry import build_model, get_method, resolve_config
+from core.model_manifest import WEIGHTS
 from core.model_store import load_model, save_model
 
 SIZE = 64
@@ -60,11 +63,51 @@ def test_the_map_is_the_mahalanobis_distance_of_a_reference_computation() -> Non
         embedding = model.embed(test)
         distances = model.mahalanobis(embedding).flatten(1).numpy()  # N x P
     patches = embedding.double().flatten(2).permute(2, 0, 1).numpy()
-    for position in (0, 17, 255):
+    for position in (0, 17, 255):  # one category: its Gaussians are the only ones
         covariance = np.cov(samples[position], rowvar=False) + 0.01 * np.eye(CHANNELS)
         delta = patches[position] - samples[position].mean(0)
         expected = np.sqrt(np.einsum("ni,ij,nj->n", delta, np.linalg.inv(covariance), delta))
         np.testing.assert_allclose(distances[:, position], expected, rtol=2e-3)
+
+
+def test_each_category_gets_its_own_gaussians_and_an_image_is_scored_by_the_one_that_fits_it() -> None:
+    settings = PadimSettings(channels=CHANNELS)
+    config = resolve_config(ModelConfig(method="padim", image_size=SIZE, layers=LAYERS, settings=settings))
+    generator = torch.Generator().manual_seed(5)
+    dark = torch.randint(0, 60, (12, 3, SIZE, SIZE), generator=generator, dtype=torch.uint8)
+    bright = torch.randint(190, 256, (12, 3, SIZE, SIZE), generator=generator, dtype=torch.uint8)
+    torch.manual_seed(0)  # the same random backbone in all three models: the embeddings must be comparable
+    unified = build_model(config, weights="random")
+    run_to_end(get_method("padim").fit(unified, torch.cat([dark, bright]), config, CancelToken(),
+                                       torch.tensor([0] * 12 + [1] * 12)))
+    assert unified.mean.shape == (2, 16 * 16, CHANNELS) and unified.precision.shape == (2, 16 * 16, CHANNELS, CHANNELS)
+    one_class = {}
+    for name, images in (("dark", dark), ("bright", bright)):
+        torch.manual_seed(0)
+        one_class[name] = build_model(config, weights="random")
+        run_to_end(get_method("padim").fit(one_class[name], images, config, CancelToken()))
+    test_dark = torch.randint(0, 60, (2, 3, SIZE, SIZE), generator=generator).float()
+    test_bright = torch.randint(190, 256, (2, 3, SIZE, SIZE), generator=generator).float()
+    with torch.no_grad():
+        for name, test in (("dark", test_dark), ("bright", test_bright)):
+            embedding = unified.embed(test)
+            torch.testing.assert_close(unified.mahalanobis(embedding), one_class[name].mahalanobis(embedding))
+        # the other category's Gaussians would have scored it far higher: the choice is not a coin toss
+        assert (one_class["bright"].mahalanobis(unified.embed(test_dark)).mean()
+                > 2 * unified.mahalanobis(unified.embed(test_dark)).mean())
+    assert unified.statistics_bytes == 2 * one_class["dark"].statistics_bytes
+
+
+def test_a_model_saved_with_one_shared_gaussian_per_position_still_loads_and_scores(tmp_path) -> None:
+    model, config, _ = fitted(seed=4)
+    old = copy.deepcopy(model)
+    old.mean, old.precision = model.mean[0], model.precision[0]  # the layout before categories: P x d, P x d x d
+    directory = save_model(old, config, tmp_path / "model", categories=["x"], export_graph=False)
+    assert load_file(str(directory / WEIGHTS))["mean"].dim() == 2
+    loaded = load_model(directory).network
+    pixels = torch.rand(2, 3, SIZE, SIZE) * 255
+    with torch.no_grad():
+        assert torch.equal(loaded(pixels)[0], model(pixels)[0])
 
 
 def test_image_score_is_the_maximum_of_the_smoothed_map() -> None:
