@@ -5,7 +5,7 @@
 - `accuracy_vs_latency.png`: mean image AUROC against ONNX Runtime latency, FP32 and INT8 side by side, the CPU
   kind (the INT8 kernel path) in the title;
 - `fig6_paste_vs_stfpm.png`: the paper's Fig. 6, PaSTe against STFPM per backbone in grouped bars: pixel F1,
-  parameters, inference MACs, training MACs per image and peak training RAM, PaSTe's ratio to STFPM on its bars.
+  parameters, inference MACs, training MACs per image and training RAM per image, PaSTe's ratio to STFPM on its bars.
 
 Failed cells and missing values are left out, never drawn as zeros; a figure with nothing to show is not written.
 `matplotlib.figure.Figure` is used without pyplot: no global backend or figure registry, so drawing is safe on any
@@ -169,7 +169,7 @@ def _accuracy_latency(records: Sequence[Record], styles: Styles) -> Figure | Non
 FIG6_PANELS = (("pixel_f1_max", "pixel F1-max", 1.0), ("parameters", "parameters (M)", 1e-6),
                ("inference_macs", "inference MACs (M)", 1e-6),
                ("training_macs_per_image", "training MACs per image (M)", 1e-6),
-               ("peak_training_rss_mb", "peak training RAM (MB)", 1.0))
+               ("training_step_mb_per_image", "training RAM per image (MB)", 1.0))
 
 
 def paste_stfpm_pairs(records: Sequence[Record]) -> list[tuple[str, Record, Record]]:

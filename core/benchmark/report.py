@@ -12,9 +12,11 @@ from core.files import write_file_atomically
 
 REPORT = "report.md"
 FIGURES = ("fig1_f1_vs_memory.png", "accuracy_vs_latency.png", "fig6_paste_vs_stfpm.png")
-TARGETS = {"inference_macs": 0.8, "peak_training_rss_mb": 0.4}
+# Training RAM is the paper's: the tensors a training step keeps (its 96 MB for STFPM on MobileNetV2 are far below
+# any PyTorch process's RSS, whose ~900 MB of libraries both methods pay alike); the RSS columns are shown beside it.
+TARGETS = {"inference_macs": 0.8, "training_step_mb_per_image": 0.4}
 RATIOS = (("inference MACs", "inference_macs"), ("training MACs / image", "training_macs_per_image"),
-          ("peak training RSS", "peak_training_rss_mb"), ("RSS fitting added", "fit_rss_increase_mb"),
+          ("training RAM / image", "training_step_mb_per_image"), ("peak training RSS", "peak_training_rss_mb"), ("RSS fitting added", "fit_rss_increase_mb"),
           ("parameters", "parameters"), ("memory", "memory_mb"))
 
 
@@ -33,7 +35,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def cells_table(records: Sequence[dict[str, Any]]) -> list[str]:
     header = ["cell", "status", *METRICS, "params", "memory MB", "inference MACs", "training MACs/img",
-              "peak train RSS MB", "fit +RSS MB", "fit s/img", "ONNX MB", "FP32 ms", "INT8 ms", "CPU"]
+              "train RAM MB/img", "peak train RSS MB", "fit +RSS MB", "fit s/img", "ONNX MB", "FP32 ms", "INT8 ms", "CPU"]
     rows = []
     for record in records:
         if record["status"] != "done":
@@ -43,6 +45,7 @@ def cells_table(records: Sequence[dict[str, Any]]) -> list[str]:
         rows.append([record["name"], "done", *(_number(mean.get(key)) for key in METRICS),
                      _number(resources["parameters"]), _number(resources["memory_mb"], 2),
                      _number(resources["inference_macs"]), _number(resources["training_macs_per_image"]),
+                     _number(resources.get("training_step_mb_per_image"), 1),
                      _number(resources["peak_training_rss_mb"], 0), _number(resources["fit_rss_increase_mb"], 0),
                      _number(resources["fit_seconds_per_image"], 3), _number(resources["onnx_mb"], 2),
                      _number(resources["latency_ms"]["fp32"], 2), _number(resources["latency_ms"]["int8"], 2),

@@ -20,8 +20,8 @@ RESULTS = "results.json"
 CSV = "results.csv"
 FORMAT = 1
 METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro")
-RESOURCES = ("parameters", "memory_mb", "inference_macs", "training_macs_per_image", "peak_training_rss_mb",
-             "fit_rss_increase_mb", "fit_seconds_per_image", "onnx_mb")
+RESOURCES = ("parameters", "memory_mb", "inference_macs", "training_macs_per_image", "training_step_mb_per_image",
+             "peak_training_rss_mb", "fit_rss_increase_mb", "fit_seconds_per_image", "onnx_mb")
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:

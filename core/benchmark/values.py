@@ -14,13 +14,14 @@ from typing import Any
 
 ACCURACY_NAMES = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro")
 COST_NAMES = ("latency_fp32", "latency_int8", "memory_mb", "parameters", "inference_macs", "training_macs_per_image",
-              "peak_training_rss_mb", "fit_rss_increase_mb", "fit_seconds_per_image", "onnx_mb")
+              "training_step_mb_per_image", "peak_training_rss_mb", "fit_rss_increase_mb", "fit_seconds_per_image", "onnx_mb")
 LABELS = {
     "image_auroc": "mean image AUROC", "pixel_auroc": "mean pixel AUROC", "pixel_f1_max": "mean pixel F1-max",
     "aupro": "mean AUPRO", "latency_fp32": "ONNX Runtime latency FP32 (ms)",
     "latency_int8": "ONNX Runtime latency INT8 (ms)", "memory_mb": "model memory (MB)", "parameters": "parameters",
     "inference_macs": "inference MACs", "training_macs_per_image": "training MACs per image",
-    "peak_training_rss_mb": "peak training RAM (MB)", "fit_rss_increase_mb": "RAM added by fitting (MB)",
+    "training_step_mb_per_image": "training RAM per image (MB: autograd's saved activations + gradients)",
+    "peak_training_rss_mb": "peak training process RSS (MB)", "fit_rss_increase_mb": "RAM added by fitting (MB)",
     "fit_seconds_per_image": "fit time per training image (s)", "onnx_mb": "ONNX size (MB)",
 }
 

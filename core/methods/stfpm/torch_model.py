@@ -8,7 +8,7 @@ teacher's layer k-1 output as its input. The shared layers are computed once, st
 cuts training memory and inference MACs (paper, Sec. 3.2).
 
 Example:
-    >>> model = StudentTeacherModel("tf_efficientnet_lite0", layers=(6, 10, 14), shared_prefix=6, weights="random")
+    >>> model = StudentTeacherModel("tf_efficientnet_lite0", layers=(8, 11, 14), shared_prefix=8, weights="random")
     >>> model.eval()
     >>> scores, maps = model(torch.zeros(1, 3, 256, 256))
 """

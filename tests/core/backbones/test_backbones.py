@@ -101,6 +101,18 @@ def test_paste_group_keeps_the_last_equiv_layer_and_starts_deeper() -> None:
         assert spec.groups["paste"][0] > spec.groups["equiv"][0]
 
 
+@pytest.mark.parametrize("name", ["tf_efficientnet_lite0", "tf_efficientnet_lite1"])  # Lite2 has Lite1's layers
+def test_paste_shares_at_least_45_percent_of_the_teachers_macs(name: str) -> None:
+    """Our own backbones' paste group (the paper's Table 1 has none for them) shares with the student every layer
+    before its first, and those must hold at least 45 % of the teacher's MACs up to its last layer (see the registry):
+    that is what brings PaSTe's inference MACs to at most 0.8x STFPM's."""
+    layers = flatten_layers(create_network(name, "random"))
+    shares = cumulative_mac_shares(layers, 128)
+    first, last = BACKBONES[name].groups["paste"][0], BACKBONES[name].groups["paste"][-1]
+    assert shares[first - 1] / shares[last] >= 0.45
+    assert shares[first - 2] / shares[last] < 0.45  # the first such layer: no deeper than it needs to be
+
+
 def test_extractor_returns_named_layers_and_is_cut_after_the_last() -> None:
     extractor = FeatureExtractor("tf_efficientnet_lite0", (3, 9, 14), weights="random")
     assert len(extractor.layers) == 15

@@ -34,6 +34,7 @@ def test_every_cell_reports_measured_accuracy_and_resources(local_grid: Path, gr
         resources = record["resources"]
         assert resources["parameters"] > 1e6 and 1 < resources["memory_mb"] < 100
         assert resources["inference_macs"] > 1e6 and resources["training_macs_per_image"] > 1e6
+        assert 1 < resources["training_step_mb_per_image"] < resources["peak_training_rss_mb"]
         assert resources["peak_training_rss_mb"] > 100 and resources["fit_seconds_per_image"] > 0
         assert resources["onnx_mb"] > 1 and resources["latency_ms"]["fp32"] > 0
         assert resources["latency_ms"]["int8"] > 0 and "int8_error" not in resources

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from core.benchmark.resources import _aten, conv_backward_flops, parameter_count, state_bytes, training_macs_per_image
+from core.benchmark.resources import (_aten, conv_backward_flops, parameter_count, state_bytes, training_macs_per_image,
+                                      training_step_bytes_per_image)
 from core.methods.config import ModelConfig
 from core.methods.registry import build_model, get_method
 from core.profiling import count_macs
@@ -56,6 +57,22 @@ def test_paste_trains_with_fewer_macs_than_stfpm_on_the_same_backbone() -> None:
 
 def test_a_memory_bank_has_no_training_macs() -> None:
     assert training_macs_per_image(network("patchcore"), get_method("patchcore"), 64) is None
+    assert training_step_bytes_per_image(network("patchcore"), get_method("patchcore"), 64) is None
+
+
+def test_training_step_memory_is_what_backward_keeps_and_grows_with_the_image() -> None:
+    """A one-layer trained model: autograd keeps its input (the weight is a parameter, not counted) and the gradient
+    of its weight and bias is added; per image, at the step's batch of 2."""
+    stfpm, paste = network("stfpm"), network("paste")
+    small = training_step_bytes_per_image(stfpm, get_method("stfpm"), 64)
+    large = training_step_bytes_per_image(stfpm, get_method("stfpm"), 128)
+    gradients = sum(parameter.numel() * 4 for parameter in stfpm.student.parameters())
+    assert gradients < small
+    # activations grow with the pixels (4x), the gradients do not
+    assert 3.5 * (small - gradients) < large - gradients < 4.5 * (small - gradients)
+    # PaSTe does not back-propagate through the shared layers, the largest activations: well under half of STFPM's
+    assert training_step_bytes_per_image(paste, get_method("paste"), 128) < 0.45 * large
+    assert not any(parameter.grad is not None for parameter in stfpm.parameters()) and not stfpm.training
 
 
 def test_memory_counts_buffers_and_a_shared_tensor_once() -> None:

@@ -85,7 +85,7 @@ def test_fig6_compares_paste_with_stfpm_per_backbone_with_ratios() -> None:
     figure = draw_figures(grid_records())[FIG6]
     titles = [axes.get_title() for axes in figure.axes]
     assert titles == ["pixel F1-max", "parameters (M)", "inference MACs (M)", "training MACs per image (M)",
-                      "peak training RAM (MB)"]
+                      "training RAM per image (MB)"]
     macs = figure.axes[2]
     assert sorted(round(bar.get_height(), 1) for bar in macs.patches) == sorted(
         [454.0, 341.0, round(454e6 * 0.8 / 1e6, 1), round(341e6 * 0.8 / 1e6, 1)])
