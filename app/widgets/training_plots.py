@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidg
 from core.metrics import roc_points
 
 RESULT_COLUMNS = (("image_auroc", "Image AUROC"), ("pixel_auroc", "Pixel AUROC"), ("pixel_f1_max", "Pixel F1-max"),
-                  ("aupro", "AUPRO"), ("image_f1", "Image F1"), ("n_images", "Images"))
+                  ("aupro", "AUPRO"), ("image_f1", "Image F1"), ("image_f1_max", "Image F1-max"), ("n_images", "Images"))
 _CURVE_COLOURS = ("#4285f4", "#ea4335", "#fbbc04", "#34a853", "#a142f4", "#24c1e0", "#f538a0", "#5f6368")
 
 

@@ -13,7 +13,7 @@ from core.evaluation import evaluate_job
 from core.model_store import load_model
 from core.runtime import BACKENDS, is_bundle, open_runtime
 
-COLUMNS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1")
+COLUMNS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1", "image_f1_max")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

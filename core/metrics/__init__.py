@@ -8,7 +8,7 @@ categories.
 """
 
 from core.metrics.category import CategoryMetrics, evaluate_category, mean_metrics
-from core.metrics.image import image_auroc, image_f1, roc_points, threshold_from_normal_scores
+from core.metrics.image import image_auroc, image_f1, image_f1_max, roc_points, threshold_from_normal_scores
 from core.metrics.pixel import PixelScores, aupro, pixel_auroc, pixel_f1_max
 from core.metrics.thresholds import ThresholdChooser
 
@@ -20,6 +20,7 @@ __all__ = [
     "evaluate_category",
     "image_auroc",
     "image_f1",
+    "image_f1_max",
     "mean_metrics",
     "pixel_auroc",
     "pixel_f1_max",

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.metrics.image import check_image_inputs, image_auroc, image_f1
+from core.metrics.image import check_image_inputs, image_auroc, image_f1, image_f1_max
 from core.metrics.pixel import PixelScores, aupro_from, pixel_auroc_from, pixel_f1_max_from
 
-METRIC_NAMES = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1")
+METRIC_NAMES = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1", "image_f1_max")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class CategoryMetrics:
     pixel_f1_max: float | None
     aupro: float | None
     image_f1: float | None
+    image_f1_max: float | None
     n_images: int
     n_defective: int
 
@@ -68,6 +69,7 @@ def evaluate_category(
         pixel_f1_max=pixel_f1_max,
         aupro=aupro,
         image_f1=image_f1(labels, scores, threshold),
+        image_f1_max=image_f1_max(labels, scores),
         n_images=int(labels.size),
         n_defective=int(labels.sum()),
     )

@@ -13,6 +13,7 @@ from core.metrics import (
     evaluate_category,
     image_auroc,
     image_f1,
+    image_f1_max,
     mean_metrics,
     pixel_auroc,
     pixel_f1_max,
@@ -86,6 +87,16 @@ def test_image_f1_at_threshold() -> None:
     assert image_f1(labels, np.array([0.1, 0.2, 0.5, 0.9]), 0.5) == 1.0
     assert image_f1(labels, np.array([0.1, 0.2, 0.3, 0.4]), 0.5) == 0.0
     assert image_f1(np.array([1, 1]), np.array([0.7, 0.2]), 0.5) == pytest.approx(2 / 3)
+
+
+def test_image_f1_max_is_the_best_f1_over_every_threshold() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.8, 0.3, 0.7, 0.9])
+    best = max(image_f1(labels, scores, threshold) for threshold in scores)  # 0.3: TP 3, FP 1 -> 6 / 7
+    assert image_f1_max(labels, scores) == pytest.approx(best) == pytest.approx(6 / 7)
+    assert image_f1_max(labels, scores) >= image_f1(labels, scores, 0.5)
+    assert image_f1_max(np.array([0, 1]), np.array([0.1, 0.9])) == 1.0
+    assert image_f1_max(np.array([0, 0]), np.array([0.1, 0.9])) is None
 
 
 def test_roc_points_span_the_curve() -> None:
@@ -239,6 +250,7 @@ def test_evaluate_category_combines_the_metrics() -> None:
         pixel_f1_max=pixel_f1_max(masks, maps),
         aupro=aupro(masks, maps),
         image_f1=image_f1(labels, scores, 0.5),
+        image_f1_max=image_f1_max(labels, scores),
         n_images=6,
         n_defective=4,
     )
@@ -246,7 +258,7 @@ def test_evaluate_category_combines_the_metrics() -> None:
     assert result.image_auroc == pytest.approx(7 / 8)
     assert result.aupro == pytest.approx(reference_aupro(masks, maps, 0.3), abs=1e-10)
     assert set(result.as_dict()) == {
-        "image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1", "n_images", "n_defective"
+        "image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1", "image_f1_max", "n_images", "n_defective"
     }
 
 
@@ -258,7 +270,7 @@ def test_evaluate_category_without_masks_or_defects() -> None:
     normal_only = evaluate_category(labels[:2], scores[:2], masks[:2], maps[:2], threshold=0.5)
     assert normal_only.as_dict() == {
         "image_auroc": None, "pixel_auroc": None, "pixel_f1_max": None, "aupro": None, "image_f1": None,
-        "n_images": 2, "n_defective": 0,
+        "image_f1_max": None, "n_images": 2, "n_defective": 0,
     }
 
 
@@ -271,11 +283,12 @@ def test_evaluate_category_rejects_a_normal_image_with_defect_pixels() -> None:
 
 
 def test_mean_metrics_ignores_none() -> None:
-    first = CategoryMetrics(0.8, 0.9, None, 0.5, None, 10, 5)
-    second = CategoryMetrics(0.6, None, None, 0.7, None, 10, 0)
+    first = CategoryMetrics(0.8, 0.9, None, 0.5, None, 0.9, 10, 5)
+    second = CategoryMetrics(0.6, None, None, 0.7, None, None, 10, 0)
     means = mean_metrics({"bottle": first, "cable": second})
     assert means == pytest.approx(
-        {"image_auroc": 0.7, "pixel_auroc": 0.9, "pixel_f1_max": None, "aupro": 0.6, "image_f1": None}
+        {"image_auroc": 0.7, "pixel_auroc": 0.9, "pixel_f1_max": None, "aupro": 0.6, "image_f1": None,
+         "image_f1_max": 0.9}
     )
     assert mean_metrics({}) == dict.fromkeys(means)
 
