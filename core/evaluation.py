@@ -51,8 +51,10 @@ def evaluate_job(
         threshold = category_threshold(model, category.name)
         per_category[category.name] = evaluate_category(test.labels, scores, test.masks, maps, threshold)
         seconds_per_image[category.name] = seconds / max(1, len(scores))
-        # Kept so that the app can draw ROC curves without scoring the images again.
-        curves[category.name] = {"labels": test.labels.tolist(), "scores": np.asarray(scores).tolist()}
+        # Kept so that the app can draw ROC curves, and `compare` list verdicts that change between precisions,
+        # without scoring the images again.
+        curves[category.name] = {"labels": test.labels.tolist(), "scores": np.asarray(scores).tolist(),
+                                 "paths": [str(sample.path) for sample in category.test], "threshold": threshold}
     return {
         "categories": {
             name: {**metrics.as_dict(), "seconds_per_image": round(seconds_per_image[name], 4)}

@@ -27,7 +27,7 @@ from app.widgets.error_banner import QtMessageBanner
 from app.widgets.quantize_options import QtQuantizeOptions
 from app.widgets.variant_plot import QtAccuracyLatencyPlot
 from app.widgets.variant_table import QtVariantTable
-from core.export.comparison import compare_job, default_variants
+from core.export.comparison import add_verdict_flips, compare_job, default_variants
 from core.errors import InputError
 from core.export.variants import VariantSpec
 from core.jobs import Progress
@@ -295,9 +295,11 @@ class QuantizePage(QWidget):
         assert self._job_model is not None
         folder = self.variants_dir(self._job_model)
         rows = {**load_comparison(folder, self._job_model), **result["variants"]}
+        add_verdict_flips(rows)  # variants measured one at a time: against the FP32 row, once there is one
         save_comparison(folder, self._job_model, rows)
         if self._job_model == self.model_dir:
             self.variants.update(result["variants"])
+            add_verdict_flips(self.variants)
             self._show_variants()
         self.progress.setValue(self.progress.value() + 1)
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 COLUMNS = ("Variant", "Precision", "Method", "Calibration", "Image AUROC", "Pixel AUROC", "Pixel F1-max",
-           "Latency ms", "Size MB", "Drift", "")
+           "Latency ms", "Size MB", "Drift", "Flips", "")
 LIVE_COLUMN = len(COLUMNS) - 1
 
 
@@ -27,7 +27,21 @@ def variant_cells(name: str, row: dict[str, Any]) -> list[str]:
         _number(row.get("latency_ms_median"), "{:.2f}"),
         _number(row.get("file_bytes") and row["file_bytes"] / 1e6, "{:.2f}"),
         _number(relative if relative is None else 100 * relative, "{:.1f} %"),
+        "—" if "verdict_flips" not in row else str(row["verdict_flips"]["count"]),
     ]
+
+
+def _flips_tooltip(row: dict[str, Any], listed: int = 15) -> str:
+    """The test images whose verdict differs from FP32's, one per line, for the Flips cell."""
+    flips = row.get("verdict_flips")
+    if flips is None:
+        return "verdicts against FP32: not measured (FP32 not compared, or this is FP32)"
+    if not flips["count"]:
+        return "every test image gets the same OK / NG verdict as with FP32"
+    lines = [f"{Path(flip['path']).parent.name}/{Path(flip['path']).name}: FP32 {flip['fp32']} -> {flip['variant']}"
+             for flip in flips["images"][:listed]]
+    more = flips["count"] - len(lines)
+    return "\n".join(["Verdict differs from FP32:", *lines, *([f"... and {more} more"] if more > 0 else [])])
 
 
 def _number(value: float | None, pattern: str) -> str:
@@ -46,6 +60,9 @@ class QtVariantTable(QTableWidget):
         self.horizontalHeaderItem(COLUMNS.index("Drift")).setToolTip(
             "Largest change of the image score against FP32 on the held-out normal images, relative to FP32's "
             "largest score (n/a without the training folders)")
+        self.horizontalHeaderItem(COLUMNS.index("Flips")).setToolTip(
+            "Test images whose OK / NG verdict differs from FP32's, each variant at its own thresholds: equal AUROC "
+            "can still move parts across the operating threshold")
         self.horizontalHeaderItem(COLUMNS.index("Latency ms")).setToolTip(
             "Median time of one image through ONNX Runtime on this computer's CPU")
         header = self.horizontalHeader()
@@ -65,7 +82,7 @@ class QtVariantTable(QTableWidget):
         for row, (name, values) in enumerate(variants.items()):
             for column, text in enumerate(variant_cells(name, values)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"{name}: {COLUMNS[column]}")
+                item.setToolTip(_flips_tooltip(values) if COLUMNS[column] == "Flips" else f"{name}: {COLUMNS[column]}")
                 self.setItem(row, column, item)
             bundle = values.get("bundle")
             if bundle:

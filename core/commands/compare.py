@@ -9,7 +9,7 @@ from typing import Any
 
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.export.comparison import METRICS, default_variants, variant_job
+from core.export.comparison import METRICS, add_verdict_flips, default_variants, variant_job
 from core.errors import InputError
 from core.export.variants import VariantSpec
 from core.model_manifest import read_manifest
@@ -46,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
         if args.only and spec.name not in args.only:
             continue
         variants[spec.name] = compare_variant(args.model, spec, args.data, out / spec.name)
+        add_verdict_flips(variants)
         if args.json:  # written after each variant, so a long comparison shows its progress and survives a stop
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"variants": variants}, indent=2) + "\n")
     print(format_comparison(variants))
+    print(format_flips(variants))
     return 0
 
 
@@ -64,6 +66,24 @@ def format_comparison(variants: dict[str, Any]) -> str:
             lines.append(f"{name:<{width}}{category:<16}{cells}{variant['latency_ms_median']:>8.1f}"
                          f"{variant['file_bytes'] / 1e6:>7.1f}")
     return "\n".join(lines)
+
+
+def format_flips(variants: dict[str, Any], listed: int = 10) -> str:
+    """Per variant, how many test images change verdict against FP32, and the first `listed` of them."""
+    lines = []
+    for name, variant in variants.items():
+        flips = variant.get("verdict_flips")
+        if flips is None:
+            continue
+        count = flips["count"]
+        lines.append(f"{name}: {count} test image{'s' * (count != 1)} change{'s' * (count == 1)} verdict against "
+                     f"{flips['against']}")
+        for flip in flips["images"][:listed]:
+            lines.append(f"  {flip['path']} ({flip['category']}): FP32 {flip['fp32']} {flip['fp32_score']:.4g} -> "
+                         f"{flip['variant']} {flip['score']:.4g}")
+        if flips["count"] > listed:
+            lines.append(f"  ... and {flips['count'] - listed} more (all of them in --json)")
+    return "\n".join(lines) if lines else "verdict changes: FP32 was not among the variants compared"
 
 
 def _f(value: float | None) -> str:

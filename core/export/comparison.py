@@ -64,14 +64,43 @@ def variant_job(
         "file_bytes": (bundle / "model.onnx").stat().st_size,
         "fp32_drift": read_bundle_manifest(bundle).fp32_drift,
         "bundle": str(Path(bundle).absolute()),
+        "verdicts": _verdicts(results["scores"]),
     }
+
+
+def _verdicts(scored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per test image (by path): its category, score and verdict (NG when score >= the variant's threshold)."""
+    return {path: {"category": category, "score": score, "ng": score >= entry["threshold"]}
+            for category, entry in scored.items() for path, score in zip(entry["paths"], entry["scores"])}
+
+
+def add_verdict_flips(variants: dict[str, dict[str, Any]]) -> None:
+    """Give every variant but FP32 `verdict_flips`: the test images whose OK / NG verdict differs from the FP32
+    variant's, each at its own thresholds (count and list). Equal AUROC does not mean equal verdicts: INT8 can move
+    a part across the operating threshold. Nothing is added when FP32 was not measured."""
+    reference = next((name for name, variant in variants.items() if variant.get("precision") == "fp32"), None)
+    if reference is None or "verdicts" not in variants[reference]:
+        return
+    base = variants[reference]["verdicts"]
+    for name, variant in variants.items():
+        if name == reference or "verdicts" not in variant:
+            continue
+        flips = [{"path": path, "category": entry["category"], "fp32": _word(base[path]["ng"]),
+                  "variant": _word(entry["ng"]), "fp32_score": base[path]["score"], "score": entry["score"]}
+                 for path, entry in variant["verdicts"].items() if path in base and entry["ng"] != base[path]["ng"]]
+        variant["verdict_flips"] = {"against": reference, "count": len(flips), "images": flips}
+
+
+def _word(ng: bool) -> str:
+    return "NG" if ng else "OK"
 
 
 def compare_job(
     model_dir: Path, specs: Sequence[VariantSpec], data: Sequence[Path], out_dir: Path,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, dict[str, Any]]:
-    """Run `variant_job` for each spec (bundles in `out_dir/<variant name>`); returns {"variants": {name: row}}.
+    """Run `variant_job` for each spec (bundles in `out_dir/<variant name>`); returns {"variants": {name: row}},
+    each row but FP32's with its `verdict_flips` against FP32.
 
     Every record it yields has stage "compare", step = variants finished, total = len(specs), and a message that
     names the variant and what it is doing ("int8-qat-cpu: train: epoch 1/2"), so one bar shows the whole run."""
@@ -89,6 +118,7 @@ def compare_job(
                 break
             yield Progress(index, len(specs), f"{spec.name}: {_describe(record)}", stage=STAGE)
         yield Progress(index + 1, len(specs), f"{spec.name}: done", stage=STAGE)
+    add_verdict_flips(variants)
     return {"variants": variants}
 
 

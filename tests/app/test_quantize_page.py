@@ -54,6 +54,7 @@ def test_one_int8_variant_runs_to_the_end_and_can_be_made_live(qtbot, window: Ma
     assert bundle == page.variants_dir(tiny_model) / name and (bundle / "model.onnx").is_file()
     assert float(row[_column("Size MB")]) == pytest.approx((bundle / "model.onnx").stat().st_size / 1e6, abs=0.01)
     assert row[_column("Drift")].endswith("%")
+    assert row[_column("Flips")] == "—"  # no FP32 row yet to compare verdicts with
     assert set(page.plot.points) == {name}
     saved = json.loads((page.variants_dir(tiny_model) / COMPARISON_FILE).read_text())
     assert saved["model"] == str(tiny_model) and list(saved["variants"]) == [name]
@@ -109,3 +110,21 @@ def test_rows_come_back_and_a_missing_data_folder_is_reported(qtbot, settings: A
         ["fp16-cpu", "0.900", "n/a", "3.00", "2.00", "n/a"]
     second.set_data([tmp_path / "gone"])
     assert not second.run_variant() and "gone: choose a folder with labelled test images" in second.banner.text()
+
+
+def test_the_flips_cell_counts_and_lists_the_images_whose_verdict_changed(qtbot) -> None:
+    from app.widgets.variant_table import QtVariantTable
+
+    table = QtVariantTable()
+    qtbot.addWidget(table)
+    flips = {"against": "fp32-cpu", "count": 2, "images": [
+        {"path": "/data/bottle/test/broken_large/003.png", "category": "bottle", "fp32": "NG", "variant": "OK",
+         "fp32_score": 1.2, "score": 0.9},
+        {"path": "/data/bottle/test/good/011.png", "category": "bottle", "fp32": "OK", "variant": "NG",
+         "fp32_score": 0.7, "score": 1.1}]}
+    table.show_variants({"fp32-cpu": {"precision": "fp32"}, "int8-ptq-train-cpu": {"precision": "int8",
+                                                                                 "verdict_flips": flips}})
+    column = COLUMNS.index("Flips")
+    assert (table.cell_text(0, column), table.cell_text(1, column)) == ("—", "2")
+    tooltip = table.item(1, column).toolTip()
+    assert "broken_large/003.png: FP32 NG -> OK" in tooltip and "good/011.png: FP32 OK -> NG" in tooltip

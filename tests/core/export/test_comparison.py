@@ -47,6 +47,13 @@ def test_compare_job_measures_each_variant(trained: tuple[Path, list[Path]], tmp
     assert int8["file_bytes"] < 0.5 * fp32["file_bytes"]
     assert fp32["fp32_drift"]["max_relative_score_drift"] == pytest.approx(0.0, abs=1e-5)
     assert int8["fp32_drift"]["max_relative_score_drift"] > 0
+    # every test image's verdict, and those that INT8 changes against FP32 (recomputed here from the verdicts)
+    test_images = {str(sample) for sample in (data[0] / "test").rglob("*.png")}
+    assert set(fp32["verdicts"]) == set(int8["verdicts"]) == test_images
+    changed = sorted(path for path in test_images if fp32["verdicts"][path]["ng"] != int8["verdicts"][path]["ng"])
+    assert int8["verdict_flips"]["against"] == "fp32-cpu" and "verdict_flips" not in fp32
+    assert int8["verdict_flips"]["count"] == len(changed)
+    assert sorted(flip["path"] for flip in int8["verdict_flips"]["images"]) == changed
 
     assert {record.stage for record in seen} == {"compare"} and all(record.total == 2 for record in seen)
     steps = [record.step for record in seen]
@@ -66,6 +73,29 @@ def test_compare_job_stops_when_cancelled(trained: tuple[Path, list[Path]], tmp_
                 token.cancel()
     assert not (tmp_path / "out" / "int8-ptq-random-normal-cpu").exists()
     assert not (tmp_path / "out" / "fp32-cpu").exists()
+
+
+def test_verdict_flips_list_the_images_whose_verdict_changes_against_fp32() -> None:
+    from core.commands.compare import format_flips
+    from core.export.comparison import add_verdict_flips
+
+    def verdicts(*ng: bool) -> dict:
+        return {f"/d/{index}.png": {"category": "bottle", "score": 0.5 + index, "ng": value}
+                for index, value in enumerate(ng)}
+
+    variants = {"fp32-cpu": {"precision": "fp32", "verdicts": verdicts(False, True, False)},
+                "int8-ptq-train-cpu": {"precision": "int8", "verdicts": verdicts(True, True, False)},
+                "fp16-cpu": {"precision": "fp16", "verdicts": verdicts(False, True, False)}}
+    add_verdict_flips(variants)
+    flips = variants["int8-ptq-train-cpu"]["verdict_flips"]
+    assert flips["count"] == 1 and flips["images"][0]["path"] == "/d/0.png"
+    assert (flips["images"][0]["fp32"], flips["images"][0]["variant"]) == ("OK", "NG")
+    assert variants["fp16-cpu"]["verdict_flips"]["count"] == 0
+    printed = format_flips(variants)
+    assert "int8-ptq-train-cpu: 1 test image changes verdict against fp32-cpu" in printed and "/d/0.png (bottle): FP32 OK 0.5 -> NG 0.5" in printed
+    without_fp32 = {"int8": {"precision": "int8", "verdicts": verdicts(True)}}
+    add_verdict_flips(without_fp32)
+    assert "verdict_flips" not in without_fp32["int8"]
 
 
 def test_the_printed_table_keeps_long_variant_names_apart_from_the_category() -> None:
