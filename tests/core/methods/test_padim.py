@@ -10,7 +10,6 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from core.errors import InputError
 from core.onnx_export import export_onnx
@@ -21,7 +20,6 @@ from core.methods.common.gaussian import GaussianStatistics
 from core.methods.config import ModelConfig
 from core.methods.padim.settings import PadimSettings
 from core.methods.registry import build_model, get_method, resolve_config
-from core.model_manifest import WEIGHTS
 from core.model_store import load_model, save_model
 
 SIZE = 64
@@ -98,16 +96,14 @@ def test_each_category_gets_its_own_gaussians_and_an_image_is_scored_by_the_one_
     assert unified.statistics_bytes == 2 * one_class["dark"].statistics_bytes
 
 
-def test_a_model_saved_with_one_shared_gaussian_per_position_still_loads_and_scores(tmp_path) -> None:
+def test_a_model_saved_before_per_category_gaussians_is_refused_naming_what_it_lacks(tmp_path) -> None:
     model, config, _ = fitted(seed=4)
     old = copy.deepcopy(model)
     old.mean, old.precision = model.mean[0], model.precision[0]  # the layout before categories: P x d, P x d x d
+    del old._buffers["spread"]
     directory = save_model(old, config, tmp_path / "model", categories=["x"], export_graph=False)
-    assert load_file(str(directory / WEIGHTS))["mean"].dim() == 2
-    loaded = load_model(directory).network
-    pixels = torch.rand(2, 3, SIZE, SIZE) * 255
-    with torch.no_grad():
-        assert torch.equal(loaded(pixels)[0], model(pixels)[0])
+    with pytest.raises(InputError, match="weights.safetensors: the weights do not fit .* missing, e.g. spread"):
+        load_model(directory)
 
 
 def test_image_score_is_the_maximum_of_the_smoothed_map() -> None:
