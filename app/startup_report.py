@@ -1,0 +1,96 @@
+"""`python -m app --startup-report`: how quickly the window opens and inspects the demo, and what it then weighs.
+
+    python -m app --startup-report                 # the demo model on the demo images, 10 frames, then quit
+    python -m app --startup-report --frames 20 --runtime onnxruntime
+
+The real `MainWindow` opens (off screen where there is no display) with throw-away settings, so it starts as on a
+first run: the demo model (or `--model`), the demo images, inspection started at once. Times count from the moment
+the process was created, so the interpreter, Qt and every import the window makes are in them: what a user waits
+for. RSS is read after `--frames` inspected frames (the runtime's buffers are allocated by then), while the window
+still inspects. The heavy modules the inspect path must not need (torch, timm, ...) are listed if they were loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from app.scripted import scratch_settings, wait_until
+
+HEAVY_MODULES = ("torch", "timm", "torchvision", "ray", "matplotlib", "sklearn", "core.training")
+WINDOW_TIMEOUT_SECONDS = 60.0
+INSPECT_TIMEOUT_SECONDS = 120.0
+
+
+def seconds_since_process_start() -> float:
+    return time.time() - psutil.Process().create_time()
+
+
+def heavy_modules_loaded() -> list[str]:
+    return [name for name in HEAVY_MODULES if name in sys.modules]
+
+
+class FrameWatch:
+    """Counts the frames the Inspect page shows: when the first one was drawn, and the RSS once `frames` were."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.first_frame_at: float | None = None
+        self.rss_mb: float | None = None
+        self.inspected = 0
+
+    def batch_shown(self, batch: Any, _ui_ms: float) -> None:
+        if batch.latest is not None and self.first_frame_at is None:
+            self.first_frame_at = seconds_since_process_start()
+        self.inspected = batch.inspected
+        if self.rss_mb is None and batch.inspected >= self.frames:
+            self.rss_mb = psutil.Process().memory_info().rss / 2**20
+
+
+def startup_report(model_dir: Path | None, runtime: str, threads: int | None, frames: int) -> int:
+    """Open the window on the demo, print time to window, time to first frame and RSS while inspecting; 0 if all
+    three were measured, 2 (with a one-line reason) if not."""
+    from app.main_window import MainWindow  # timed: importing the window is part of opening it
+    from core.demo_model import usable_demo_model
+
+    model_dir = model_dir or usable_demo_model()
+    if model_dir is None:
+        print("error: no demo model in resources/demo_model/ or the cache: run `python -m core demo` once, or pass "
+              "--model DIR", file=sys.stderr)
+        return 2
+    window = MainWindow(scratch_settings("startup"), model_dir=model_dir, autostart=True, runtime=runtime,
+                        threads=threads)
+    failures: list[str] = []
+    window.model.failed.connect(failures.append)
+    watch = FrameWatch(frames)
+    window.inspect_page.batch_shown.connect(watch.batch_shown)
+    window.show()
+    try:
+        wait_until(lambda: window.windowHandle() is not None and window.windowHandle().isExposed(),
+                   WINDOW_TIMEOUT_SECONDS, "the window to be shown")
+        window_at = seconds_since_process_start()
+        wait_until(lambda: watch.rss_mb is not None or bool(failures), INSPECT_TIMEOUT_SECONDS,
+                   f"{frames} inspected frames")
+    except TimeoutError as error:
+        print(f"error: {error} ({window.inspect_page.source_state.text()})", file=sys.stderr)
+        return 2
+    finally:
+        window.shutdown()
+        window.close()
+        window.deleteLater()
+    if failures:
+        print(f"error: {failures[0]}", file=sys.stderr)
+        return 2
+    page_runtime = window.inspect_page.runtime
+    children = sum(child.memory_info().rss for child in psutil.Process().children(recursive=True)) / 2**20
+    print(f"model: {model_dir} on {page_runtime.name}")
+    print(f"time to window: {window_at:.2f} s")
+    print(f"time to first frame: {watch.first_frame_at:.2f} s")
+    print(f"RSS while inspecting: {watch.rss_mb:.0f} MB (after {watch.inspected} frames; child processes "
+          f"{children:.0f} MB)")
+    print(f"heavy modules loaded: {', '.join(heavy_modules_loaded()) or 'none'}")
+    return 0
