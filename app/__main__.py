@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.startup_report:
         from app.startup_report import startup_report
 
-        return startup_report(args.model, args.runtime, args.threads, args.frames)
+        return startup_report(args.model, args.source, args.runtime, args.threads, args.frames)
     from app.main_window import MainWindow
 
     window = MainWindow(model_dir=args.model, autostart=not args.no_autostart, source=args.source,

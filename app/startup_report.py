@@ -1,7 +1,7 @@
 """`python -m app --startup-report`: how quickly the window opens and inspects the demo, and what it then weighs.
 
     python -m app --startup-report                 # the demo model on the demo images, 10 frames, then quit
-    python -m app --startup-report --frames 20 --runtime onnxruntime
+    python -m app --startup-report --frames 20 --runtime onnxruntime --source file://line.avi
 
 The real `MainWindow` opens (off screen where there is no display) with throw-away settings, so it starts as on a
 first run: the demo model (or `--model`), the demo images, inspection started at once. Times count from the moment
@@ -51,8 +51,9 @@ class FrameWatch:
             self.rss_mb = psutil.Process().memory_info().rss / 2**20
 
 
-def startup_report(model_dir: Path | None, runtime: str, threads: int | None, frames: int) -> int:
-    """Open the window on the demo, print time to window, time to first frame and RSS while inspecting; 0 if all
+def startup_report(model_dir: Path | None, source: str | None, runtime: str, threads: int | None,
+                   frames: int) -> int:
+    """Open the window on the demo (or `source`), print time to window, time to first frame and RSS while inspecting; 0 if all
     three were measured, 2 (with a one-line reason) if not."""
     from app.main_window import MainWindow  # timed: importing the window is part of opening it
     from core.demo_model import usable_demo_model
@@ -62,8 +63,8 @@ def startup_report(model_dir: Path | None, runtime: str, threads: int | None, fr
         print("error: no demo model in resources/demo_model/ or the cache: run `python -m core demo` once, or pass "
               "--model DIR", file=sys.stderr)
         return 2
-    window = MainWindow(scratch_settings("startup"), model_dir=model_dir, autostart=True, runtime=runtime,
-                        threads=threads)
+    window = MainWindow(scratch_settings("startup"), model_dir=model_dir, autostart=True, source=source,
+                        runtime=runtime, threads=threads)
     failures: list[str] = []
     window.model.failed.connect(failures.append)
     watch = FrameWatch(frames)
@@ -75,6 +76,8 @@ def startup_report(model_dir: Path | None, runtime: str, threads: int | None, fr
         window_at = seconds_since_process_start()
         wait_until(lambda: watch.rss_mb is not None or bool(failures), INSPECT_TIMEOUT_SECONDS,
                    f"{frames} inspected frames")
+        worker = window.inspect_page.worker
+        described = worker.source.description if worker is not None else "?"
     except TimeoutError as error:
         print(f"error: {error} ({window.inspect_page.source_state.text()})", file=sys.stderr)
         return 2
@@ -87,7 +90,7 @@ def startup_report(model_dir: Path | None, runtime: str, threads: int | None, fr
         return 2
     page_runtime = window.inspect_page.runtime
     children = sum(child.memory_info().rss for child in psutil.Process().children(recursive=True)) / 2**20
-    print(f"model: {model_dir} on {page_runtime.name}")
+    print(f"model: {model_dir} on {page_runtime.name}, inspecting {described}")
     print(f"time to window: {window_at:.2f} s")
     print(f"time to first frame: {watch.first_frame_at:.2f} s")
     print(f"RSS while inspecting: {watch.rss_mb:.0f} MB (after {watch.inspected} frames; child processes "
