@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from app_testkit import write_video
@@ -54,3 +55,14 @@ def test_a_lazy_torch_import_on_the_inspect_path_breaks_the_contract(tmp_path: P
     result = lint_imports(tmp_path)
     assert f"{CONTRACT} BROKEN" in result.stdout
     assert "app.widgets.readouts -> torch" in result.stdout
+
+
+def test_times_count_from_the_process_start() -> None:
+    """A fresh process's age, read by the report's clock: within what its parent measured around it (psutil's
+    create_time, off by up to a second of boot-time rounding, would not be)."""
+    code = "from app.startup_report import seconds_since_process_start as age; print(age())"
+    started = time.perf_counter()
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}, check=True)
+    elapsed = time.perf_counter() - started
+    assert 0 < float(output.stdout) <= elapsed + 0.02  # the kernel counts in 10 ms ticks
