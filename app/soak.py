@@ -25,7 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
-from app.scripted import scratch_settings, use_offscreen_without_display, wait_until
+from app.scripted import close_window, scratch_settings, use_offscreen_without_display, wait_until
 from core.errors import InputError
 from core.soak import LATENCY, UI, WARM_UP_FRAMES, SoakRecorder, SoakReport, publish
 from core.sources.video import VideoFileSource
@@ -144,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         finally:
-            window.shutdown()
-            window.close()
-            window.deleteLater()
+            close_window(window)
             application.processEvents()
     objects = report.context["qt_objects"]
     print(f"window ({report.context['qt_platform']}): Qt objects {objects[0]} after warm-up, {objects[-1]} at the end; "

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from app.scripted import scratch_settings, wait_until
+from app.scripted import close_window, scratch_settings, wait_until
 
 HEAVY_MODULES = ("torch", "timm", "torchvision", "ray", "matplotlib", "sklearn", "core.training")
 WINDOW_TIMEOUT_SECONDS = 60.0
@@ -91,9 +91,7 @@ def startup_report(model_dir: Path | None, source: str | None, runtime: str, thr
         print(f"error: {error} ({window.inspect_page.source_state.text()})", file=sys.stderr)
         return 2
     finally:
-        window.shutdown()
-        window.close()
-        window.deleteLater()
+        close_window(window)
     if failures:
         print(f"error: {failures[0]}", file=sys.stderr)
         return 2
