@@ -63,9 +63,12 @@ class MainWindow(QMainWindow):
         self.pages = QtLazyTabs()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.inspect_page, self.inspect_page.title)
-        for title, factory in ((TRAIN, self._build_train_page), (QUANTIZE, self._build_quantize_page),
-                               (EXPORT, self._build_export_page), (BENCHMARK, self._build_benchmark_page)):
-            self.pages.add_lazy_page(title, factory)
+        for title, factory, module in (
+                (TRAIN, self._build_train_page, "app.pages.train_page"),
+                (QUANTIZE, self._build_quantize_page, "app.pages.quantize_page"),
+                (EXPORT, self._build_export_page, "app.pages.export_page"),
+                (BENCHMARK, self._build_benchmark_page, "app.pages.benchmark_page")):
+            self.pages.add_lazy_page(title, factory, module)
         self.setCentralWidget(self.pages)
         self.kiosk = False
         self._demo_worker: QtProcessJobWorker | None = None
@@ -98,18 +101,20 @@ class MainWindow(QMainWindow):
     def _build_train_page(self) -> QWidget:
         from app.pages.train_page import TrainPage
 
-        # The fork server imports the engine's training side once (in its own process): the first training then
-        # starts in a fraction of a second. Started with the page that trains, not with the window.
-        start_job_server()
         page = TrainPage(self.settings)
         page.model_trained.connect(self._trained)
+        # The fork server imports the engine's training side once (in its own process): the first training then
+        # starts in a fraction of a second. Started with the page that trains, not with the window, and once this
+        # process has imported it, so the two imports do not share the CPU.
+        start_job_server()
         return page
 
     def _build_quantize_page(self) -> QWidget:
         from app.pages.quantize_page import QuantizePage
 
+        page = QuantizePage(self.settings, self.model)
         start_job_server()  # its comparisons run in child processes too
-        return QuantizePage(self.settings, self.model)
+        return page
 
     def _build_export_page(self) -> QWidget:
         from app.pages.export_page import ExportPage
