@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from app.pages.quantize_page import QuantizePage
     from app.pages.train_page import TrainPage
 
-# The pages besides Inspect import the training side of the engine (torch, timm, ...): each is built, and imports
-# it, when its tab is first opened, so that opening the window and inspecting never do.
+# The pages besides Inspect import what inspecting never needs: Train, Quantize and Benchmark the training side of
+# the engine (torch, timm, scikit-learn: 5 s or more and ~750 MB), Export SSH and ONNX (paramiko, onnx). Each is
+# built, and imports it, when its tab is first opened, so that opening the window and inspecting never do.
 TRAIN, QUANTIZE, EXPORT, BENCHMARK = "Train", "Quantize", "Export", "Benchmark"
 
 SHORTCUTS = (

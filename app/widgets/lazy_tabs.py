@@ -1,7 +1,7 @@
 """Tabs whose pages are built the first time they are needed, so the window opens without their imports.
 
-The Train, Quantize, Export and Benchmark pages import the training side of the engine (torch, timm, ...): seconds
-of start-up and most of a gigabyte of memory that inspecting never uses. Each sits in its tab as a placeholder
+The Train, Quantize and Benchmark pages import the training side of the engine (torch, timm, ...): seconds of
+start-up and most of a gigabyte of memory that inspecting never uses. Each sits in its tab as a placeholder
 until the user opens that tab (or code asks for the page). Opening the tab imports the page's module on a
 background thread (Python gives the UI thread the interpreter every few milliseconds, so a running inspection
 keeps drawing and the window stays responsive through the seconds torch takes), then builds the page on the UI
