@@ -83,10 +83,17 @@ def startup_report(model_dir: Path | None, source: str | None, runtime: str, thr
         wait_until(lambda: window.windowHandle() is not None and window.windowHandle().isExposed(),
                    WINDOW_TIMEOUT_SECONDS, "the window to be shown")
         window_at = seconds_since_process_start()
-        wait_until(lambda: watch.rss_mb is not None or bool(failures), INSPECT_TIMEOUT_SECONDS,
+        page = window.inspect_page
+
+        def stopped() -> bool:  # a model is in use but nothing inspects: the source would not open, or it ended
+            return page.runtime is not None and not page.running
+
+        wait_until(lambda: watch.rss_mb is not None or bool(failures) or stopped(), INSPECT_TIMEOUT_SECONDS,
                    f"{frames} inspected frames")
-        worker = window.inspect_page.worker
-        described = worker.source.description if worker is not None else "?"
+        if watch.rss_mb is None and not failures:
+            failures.append(f"inspection stopped after {watch.inspected} of {frames} frames: "
+                            f"{page.source_state.text()}")
+        described = page.worker.source.description if page.worker is not None else "?"
     except TimeoutError as error:
         print(f"error: {error} ({window.inspect_page.source_state.text()})", file=sys.stderr)
         return 2

@@ -42,6 +42,17 @@ def test_the_window_inspects_with_onnx_runtime_without_the_training_side(tiny_mo
     assert rss is not None and int(rss.group(2)) >= 3 and 50 < int(rss.group(1)) <= RSS_LIMIT_MB
 
 
+def test_a_source_that_does_not_open_is_a_one_line_error(tiny_model: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.avi"
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--startup-report", "--model", str(tiny_model), "--source", f"file://{missing}"],
+        capture_output=True, text=True, cwd=REPO, timeout=180,
+        env={**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)})
+    assert result.returncode == 2 and result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: inspection stopped after 0 of 10 frames") and str(missing) in last
+
+
 def test_the_report_would_name_torch_if_it_were_loaded() -> None:
     assert "torch" in sys.modules  # this process trained the tiny model
     assert "torch" in heavy_modules_loaded()
