@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_offscreen_without_display()
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow  # imports the engine's training side too: only once asked to run
+    from app.main_window import MainWindow  # Qt widgets: only once asked to run
     from core.demo_model import ensure_demo_model
     from core.sources.demo_video import write_demo_video
 

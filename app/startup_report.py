@@ -53,6 +53,7 @@ class FrameWatch:
         self.first_frame_at: float | None = None
         self.first_frame_cpu = 0.0  # CPU seconds of the process by then, all threads
         self.rss_mb: float | None = None
+        self.children_mb = 0.0  # child processes at the same moment (the fork server, where one runs)
         self.inspected = 0
 
     def batch_shown(self, batch: Any, _ui_ms: float) -> None:
@@ -61,13 +62,15 @@ class FrameWatch:
             self.first_frame_cpu = time.process_time()
         self.inspected = batch.inspected
         if self.rss_mb is None and batch.inspected >= self.frames:
-            self.rss_mb = psutil.Process().memory_info().rss / 2**20
+            process = psutil.Process()
+            self.rss_mb = process.memory_info().rss / 2**20
+            self.children_mb = sum(child.memory_info().rss for child in process.children(recursive=True)) / 2**20
 
 
 def startup_report(model_dir: Path | None, source: str | None, runtime: str, threads: int | None,
                    frames: int) -> int:
-    """Open the window on the demo (or `source`), print time to window, time to first frame and RSS while inspecting; 0 if all
-    three were measured, 2 (with a one-line reason) if not."""
+    """Open the window on the demo (or `source`), print time to window, time to first frame and RSS while
+    inspecting; 0 if all three were measured, 2 (with a one-line reason) if not."""
     from app.main_window import MainWindow  # timed: importing the window is part of opening it
     from core.demo_model import usable_demo_model
 
@@ -98,6 +101,7 @@ def startup_report(model_dir: Path | None, source: str | None, runtime: str, thr
             failures.append(f"inspection stopped after {watch.inspected} of {frames} frames: "
                             f"{page.source_state.text()}")
         described = page.worker.source.description if page.worker is not None else "?"
+        runtime_name = page.runtime.name if page.runtime is not None else "?"
     except TimeoutError as error:
         print(f"error: {error} ({window.inspect_page.source_state.text()})", file=sys.stderr)
         return 2
@@ -106,13 +110,11 @@ def startup_report(model_dir: Path | None, source: str | None, runtime: str, thr
     if failures:
         print(f"error: {failures[0]}", file=sys.stderr)
         return 2
-    page_runtime = window.inspect_page.runtime
-    children = sum(child.memory_info().rss for child in psutil.Process().children(recursive=True)) / 2**20
-    print(f"model: {model_dir} on {page_runtime.name}, inspecting {described}")
+    print(f"model: {model_dir} on {runtime_name}, inspecting {described}")
     # CPU seconds beside wall-clock ones: on a shared machine the wall clock grows with the others' load.
     print(f"time to window: {window_at:.2f} s (CPU {window_cpu:.2f} s)")
     print(f"time to first frame: {watch.first_frame_at:.2f} s (CPU {watch.first_frame_cpu:.2f} s)")
     print(f"RSS while inspecting: {watch.rss_mb:.0f} MB (after {watch.inspected} frames; child processes "
-          f"{children:.0f} MB)")
+          f"{watch.children_mb:.0f} MB)")
     print(f"heavy modules loaded: {', '.join(heavy_modules_loaded()) or 'none'}")
     return 0
