@@ -3,6 +3,7 @@
     python -m app                           # last model, or the demo model; inspection starts at once
     python -m app --model DIR --source 0    # a model folder and a camera (any source string: csi://0, file://...)
     python -m app --screenshots DIR         # write a PNG of every page, then quit
+    python -m app --startup-report          # time to window and to the first frame of the demo, RSS; then quit
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kiosk", action="store_true", help="start in full-screen kiosk mode")
     parser.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
                         help="write a PNG of every page to DIR and quit")
+    parser.add_argument("--startup-report", action="store_true",
+                        help="open the window on the demo, print time to window, time to first inspected frame and "
+                             "RSS while inspecting, and quit")
+    parser.add_argument("--frames", type=int, default=10, metavar="N",
+                        help="--startup-report: read RSS after N inspected frames (default 10)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.screenshots is not None:
+    if args.frames < 1:
+        print(f"error: --frames {args.frames}: need at least 1", file=sys.stderr)
+        return 2
+    if args.screenshots is not None or args.startup_report:
         from app.scripted import use_offscreen_without_display
 
         use_offscreen_without_display()
@@ -48,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in written:
             print(path)
         return 0
+    if args.startup_report:
+        from app.startup_report import startup_report
+
+        return startup_report(args.model, args.source, args.runtime, args.threads, args.frames)
     from app.main_window import MainWindow
 
     window = MainWindow(model_dir=args.model, autostart=not args.no_autostart, source=args.source,

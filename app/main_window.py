@@ -4,22 +4,31 @@ model, menus, keyboard shortcuts and the full-screen kiosk mode."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWidget
 
 from app.model_state import QtActiveModel
-from app.pages.benchmark_page import BenchmarkPage
-from app.pages.export_page import ExportPage
 from app.pages.inspect_page import InspectPage
-from app.pages.quantize_page import QuantizePage
-from app.pages.train_page import TrainPage
 from app.process_worker import QtProcessJobWorker, start_job_server
 from app.settings import AppSettings
+from app.widgets.lazy_tabs import QtLazyTabs
 from core.data.images import IMAGE_SUFFIXES
 from core.demo_model import demo_model_job, usable_demo_model
 from core.jobs import Progress
+
+if TYPE_CHECKING:
+    from app.pages.benchmark_page import BenchmarkPage
+    from app.pages.export_page import ExportPage
+    from app.pages.quantize_page import QuantizePage
+    from app.pages.train_page import TrainPage
+
+# The pages besides Inspect import what inspecting never needs: Train, Quantize and Benchmark the training side of
+# the engine (torch, timm, scikit-learn: 5 s or more and ~750 MB), Export SSH and ONNX (paramiko, onnx). Each is
+# built, and imports it, when its tab is first opened, so that opening the window and inspecting never do.
+TRAIN, QUANTIZE, EXPORT, BENCHMARK = "Train", "Quantize", "Export", "Benchmark"
 
 SHORTCUTS = (
     ("Space", "start / stop inspection"),
@@ -52,14 +61,15 @@ class MainWindow(QMainWindow):
         self.autostart = autostart
         self.model = QtActiveModel(self, prefer=runtime, threads=threads)
         self.inspect_page = InspectPage(self.settings)
-        self.train_page = TrainPage(self.settings)
-        self.quantize_page = QuantizePage(self.settings, self.model)
-        self.export_page = ExportPage(self.settings, self.model)
-        self.benchmark_page = BenchmarkPage(self.settings, self.model)
-        self.pages = QTabWidget()
+        self.pages = QtLazyTabs()
         self.pages.setDocumentMode(True)
-        for page in (self.inspect_page, self.train_page, self.quantize_page, self.export_page, self.benchmark_page):
-            self.pages.addTab(page, page.title)
+        self.pages.addTab(self.inspect_page, self.inspect_page.title)
+        for title, factory, module in (
+                (TRAIN, self._build_train_page, "app.pages.train_page"),
+                (QUANTIZE, self._build_quantize_page, "app.pages.quantize_page"),
+                (EXPORT, self._build_export_page, "app.pages.export_page"),
+                (BENCHMARK, self._build_benchmark_page, "app.pages.benchmark_page")):
+            self.pages.add_lazy_page(title, factory, module)
         self.setCentralWidget(self.pages)
         self.kiosk = False
         self._demo_worker: QtProcessJobWorker | None = None
@@ -68,11 +78,54 @@ class MainWindow(QMainWindow):
         self.model.changed.connect(self._model_changed)
         self.model.failed.connect(self._model_failed)
         self.model.loading.connect(lambda path: self.statusBar().showMessage(f"Loading model {path}…"))
-        self.train_page.model_trained.connect(self._trained)
         self._build_menus()
         self.statusBar().showMessage("Starting…")
         self._open_start_model(model_dir)
-        start_job_server()  # training then starts in a fraction of a second instead of importing torch again
+
+    # -- pages built on first use ---------------------------------------------------------------------------------
+    @property
+    def train_page(self) -> TrainPage:
+        return self.pages.page(TRAIN)  # type: ignore[return-value]
+
+    @property
+    def quantize_page(self) -> QuantizePage:
+        return self.pages.page(QUANTIZE)  # type: ignore[return-value]
+
+    @property
+    def export_page(self) -> ExportPage:
+        return self.pages.page(EXPORT)  # type: ignore[return-value]
+
+    @property
+    def benchmark_page(self) -> BenchmarkPage:
+        return self.pages.page(BENCHMARK)  # type: ignore[return-value]
+
+    def _build_train_page(self) -> QWidget:
+        from app.pages.train_page import TrainPage
+
+        page = TrainPage(self.settings)
+        page.model_trained.connect(self._trained)
+        # The fork server imports the engine's training side once (in its own process): the first training then
+        # starts in a fraction of a second. Started with the page that trains, not with the window, and once this
+        # process has imported it, so the two imports do not share the CPU.
+        start_job_server()
+        return page
+
+    def _build_quantize_page(self) -> QWidget:
+        from app.pages.quantize_page import QuantizePage
+
+        page = QuantizePage(self.settings, self.model)
+        start_job_server()  # its comparisons run in child processes too
+        return page
+
+    def _build_export_page(self) -> QWidget:
+        from app.pages.export_page import ExportPage
+
+        return ExportPage(self.settings, self.model)
+
+    def _build_benchmark_page(self) -> QWidget:
+        from app.pages.benchmark_page import BenchmarkPage
+
+        return BenchmarkPage(self.settings, self.model)
 
     # -- model --------------------------------------------------------------------------------------------------
     def _open_start_model(self, model_dir: Path | None) -> None:
@@ -140,7 +193,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "Full-screen kiosk mode", "F11", self.toggle_kiosk)
         self._action(view_menu, "Leave kiosk mode", "Esc", lambda: self.set_kiosk(False))
         self._action(view_menu, "Inspect page", "Ctrl+1", lambda: self.pages.setCurrentWidget(self.inspect_page))
-        self._action(view_menu, "Train page", "Ctrl+2", lambda: self.pages.setCurrentWidget(self.train_page))
+        self._action(view_menu, "Train page", "Ctrl+2", lambda: self.pages.show_tab(TRAIN))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "Keyboard shortcuts", "F1", self._show_shortcuts)
 
@@ -209,10 +262,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker: inspection, training, demo preparation, model loading (waits a few seconds at most)."""
         self.inspect_page.stop(wait=True)
-        self.train_page.shutdown()
-        self.quantize_page.shutdown()
-        self.export_page.shutdown()
-        self.benchmark_page.shutdown()
+        for page in self.pages.built_pages():  # a page never opened has nothing running
+            page.shutdown()  # type: ignore[attr-defined]
         if self._demo_worker is not None:
             self._demo_worker.cancel()
             self._demo_worker.wait(5000)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
-from app.scripted import scratch_settings, wait_until
+from app.scripted import close_window, scratch_settings, wait_until
 from core.demo_model import ensure_demo_model
 
 SCREENSHOT_EPOCHS = 4
@@ -52,9 +52,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         _quantize_variants(window)
         written += _other_pages(window, folder)
     finally:
-        window.shutdown()
-        window.close()
-        window.deleteLater()
+        close_window(window)
     return written
 
 

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
@@ -54,3 +55,10 @@ def wait_until(condition: Callable[[], bool], timeout: float | None, what: str) 
     timer.stop()
     if not condition():
         raise TimeoutError(f"gave up waiting for {what} after {timeout:g} s")
+
+
+def close_window(window: Any) -> None:
+    """End a scripted run's `MainWindow`: stop every worker (waiting a few seconds at most), close, release."""
+    window.shutdown()
+    window.close()
+    window.deleteLater()

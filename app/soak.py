@@ -25,7 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
-from app.scripted import scratch_settings, use_offscreen_without_display, wait_until
+from app.scripted import close_window, scratch_settings, use_offscreen_without_display, wait_until
 from core.errors import InputError
 from core.soak import LATENCY, UI, WARM_UP_FRAMES, SoakRecorder, SoakReport, publish
 from core.sources.video import VideoFileSource
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_offscreen_without_display()
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow  # imports the engine's training side too: only once asked to run
+    from app.main_window import MainWindow  # Qt widgets: only once asked to run
     from core.demo_model import ensure_demo_model
     from core.sources.demo_video import write_demo_video
 
@@ -144,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         finally:
-            window.shutdown()
-            window.close()
-            window.deleteLater()
+            close_window(window)
             application.processEvents()
     objects = report.context["qt_objects"]
     print(f"window ({report.context['qt_platform']}): Qt objects {objects[0]} after warm-up, {objects[-1]} at the end; "

@@ -1,28 +1,71 @@
-"""Parse the command line and dispatch to one module per subcommand; expected failures print a message, no traceback."""
+"""Parse the command line and dispatch to one module per subcommand; expected failures print a message, no traceback.
+
+Only the module of the command that runs is imported: `python -m core inspect` or `latency` never loads the
+training side (torch, timm, scikit-learn) that `train` needs, and `--help` lists every command from the table
+below without importing any of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from importlib import import_module
+from typing import Any
 
-from core.commands import (bench_live, benchmark, compare, demo, deploy, evaluate, export, inspect, latency, predict,
-                           train)
 from core.errors import Cancelled, InputError
 
-COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, inspect, bench_live, deploy)
+# name -> (module in core.commands with `register(subparsers)` and a `run` it sets, the one line --help shows)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "train (once) and evaluate the demo model on the embedded demo data"),
+    "train": ("train", "train one unified model on normal images of several categories"),
+    "evaluate": ("evaluate", "image/pixel AUROC, pixel F1-max and AUPRO per category"),
+    "predict": ("predict", "score images and write overlays and a CSV"),
+    "export": ("export", "export FP32 / FP16 / INT8 (PTQ or QAT) as a deployment bundle"),
+    "compare": ("compare", "accuracy, size and latency of FP32 / FP16 / INT8 variants"),
+    "latency": ("latency", "median per-image inference latency (model alone)"),
+    "benchmark": ("benchmark", "the methods x backbones x layer groups grid: accuracy and resources per cell, "
+                               "locally or on Ray"),
+    "inspect": ("inspect", "inspect frames from a camera, video, folder or images"),
+    "bench-live": ("bench_live", "measure sustained live-inspection FPS and latency split"),
+    "deploy": ("deploy", "push a model to a Jetson over SSH and build its TensorRT engine there"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Subcommand:
+    """What a command module's `register` is given: `add_parser(name, ...)` adds the real parser, with the line
+    from COMMANDS as its help (one place for it) and, unless the module writes a longer one, its description."""
+
+    def __init__(self, subparsers: Any, summary: str) -> None:
+        self._subparsers, self._summary = subparsers, summary
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
+        options.setdefault("description", self._summary)
+        return self._subparsers.add_parser(name, help=self._summary, **options)
+
+
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the commands in `load` (default: all) are imported and take their options, the others are a
+    name and a line of help (enough for --help and for argparse to name the choices)."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Inspection Station engine")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
-        command.register(subparsers)
+    for name, (module, summary) in COMMANDS.items():
+        if load is None or name in load:
+            import_module(f"core.commands.{module}").register(_Subcommand(subparsers, summary))
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command `argv` names (its first word: the top-level parser takes no option but --help), if any."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = command_in(argv)
+    args = build_parser(() if command is None else (command,)).parse_args(argv)
     try:
         return args.run(args)
     except InputError as error:

@@ -16,7 +16,6 @@ from core.jobs import CancelToken, Progress, run_to_end
 from core.methods.config import ModelConfig
 from core.methods.stfpm.settings import StudentSettings
 from core.model_manifest import read_manifest
-from core.training import train_job
 
 SHIPPED_DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "demo_model"
 DEMO_CONFIG = ModelConfig(method="stfpm", backbone="tf_efficientnet_lite0", image_size=256,
@@ -41,6 +40,8 @@ def usable_demo_model() -> Path | None:
 
 def demo_model_job(target: Path | None = None, cancel: CancelToken | None = None) -> Generator[Progress, None, Path]:
     """Train the demo model (STFPM on EfficientNet-Lite0, 256 px) on the demo data into `target` (default: cache)."""
+    from core.training import train_job  # torch and timm: only to train, never to find the shipped model
+
     categories = ensure_demo_dataset()
     result = yield from train_job(DEMO_CONFIG, categories, target or cached_demo_model_dir(), cancel)
     return result.model_dir

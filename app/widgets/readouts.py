@@ -3,6 +3,7 @@ model size and runtime, and a rolling plot of the latency split."""
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Sequence
 
@@ -18,11 +19,13 @@ _STAGES = (("capture + pre", "#4285f4"), ("inference", "#ea4335"), ("post + over
 
 
 def gpu_memory_text() -> str:
-    """Used / total memory of the first CUDA device, or why there is none to show."""
-    try:
-        import torch
-    except ImportError:
-        return "n/a"
+    """Used / total memory of the first CUDA device, or why there is none to show.
+
+    Read through torch only when a page has already loaded it: importing torch for this one readout would cost the
+    inspecting window seconds and hundreds of MB (ONNX Runtime and TensorRT have no such query of their own)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return "n/a (torch not loaded)"
     if not torch.cuda.is_available():
         return "no GPU"
     free, total = torch.cuda.mem_get_info()

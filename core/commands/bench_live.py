@@ -44,7 +44,7 @@ SOAK_PROGRESS_EVERY = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench-live", help="measure sustained live-inspection FPS and latency split")
+    parser = subparsers.add_parser("bench-live")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--source", default="", metavar="URI", help="default: a video made from the demo images")
     parser.add_argument("--seconds", type=arg_types.SECONDS, default=20.0, help="length of each run, after warm-up")

@@ -24,8 +24,7 @@ GPUS = arg_types.real_number(0, 1024)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("benchmark", help="the methods x backbones x layer groups grid: accuracy and "
-                                                     "resources per cell, locally or on Ray")
+    parser = subparsers.add_parser("benchmark")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["stfpm", "paste", "patchcore"])
     parser.add_argument("--backbones", "--backbone", nargs="+", choices=sorted(BACKBONES), default=[DEFAULT_BACKBONE])

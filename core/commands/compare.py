@@ -16,7 +16,7 @@ from core.model_manifest import read_manifest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("compare", help="accuracy, size and latency of FP32 / FP16 / INT8 variants")
+    parser = subparsers.add_parser("compare")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")
     parser.add_argument("--json", type=arg_types.output_file, default=None, metavar="OUT.json")

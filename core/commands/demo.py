@@ -16,7 +16,7 @@ from core.model_store import load_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="train (once) and evaluate the demo model on the embedded demo data")
+    parser = subparsers.add_parser("demo")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--out", type=arg_types.output_folder, default=Path("runs/demo"),
                         help="where overlays and scores go")
     parser.add_argument("--retrain", type=arg_types.replaced_folder, default=None, metavar="MODEL_DIR",

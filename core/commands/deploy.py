@@ -31,7 +31,7 @@ DEFAULT_LOG_DIR = Path("runs/deploy")
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the `deploy` subcommand to an argparse sub-parsers object; returns its parser (run it with `run`)."""
     parser = subparsers.add_parser(
-        "deploy", help="push a model to a Jetson over SSH and build its TensorRT engine there",
+        "deploy",  # its --help line: core.cli.COMMANDS
         description="Upload a deployment bundle to a Jetson, verify it there, build its TensorRT engine with the "
                     "device's trtexec and make it the active deployment. The previous deployment stays active "
                     "until the new one is verified (and built).")

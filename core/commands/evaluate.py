@@ -17,7 +17,7 @@ COLUMNS = ("image_auroc", "pixel_auroc", "pixel_f1_max", "aupro", "image_f1", "i
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("evaluate", help="image/pixel AUROC, pixel F1-max and AUPRO per category")
+    parser = subparsers.add_parser("evaluate")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR_OR_BUNDLE",
                         help="a model directory, or a bundle written by `export` (an FP16 or INT8 variant)")
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR")

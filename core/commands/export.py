@@ -35,7 +35,7 @@ def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export FP32 / FP16 / INT8 (PTQ or QAT) as a deployment bundle")
+    parser = subparsers.add_parser("export")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--method", choices=["ptq", "qat"], default=None, help="INT8 only (default: ptq)")

@@ -28,7 +28,7 @@ DEFAULT_OPEN_TIMEOUT = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("inspect", help="inspect frames from a camera, video, folder or images")
+    parser = subparsers.add_parser("inspect")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--source", required=True, metavar="URI",
                         help="csi://0, v4l2:///dev/video0, 0 (camera index), rtsp://host:port/path, a GStreamer "

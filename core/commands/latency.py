@@ -13,7 +13,7 @@ from core.runtime.latency import measure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("latency", help="median per-image inference latency (model alone)")
+    parser = subparsers.add_parser("latency")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("--runtime", choices=BACKENDS, default="auto")
     parser.add_argument("--runs", type=arg_types.RUNS, default=50)

@@ -20,7 +20,7 @@ from core.overlay import render_overlay
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("predict", help="score images and write overlays and a CSV")
+    parser = subparsers.add_parser("predict")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE|DIR")
     parser.add_argument("--out", type=arg_types.output_folder, required=True, metavar="DIR")

@@ -19,7 +19,7 @@ from core.training import train_job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train one unified model on normal images of several categories")
+    parser = subparsers.add_parser("train")  # its --help line: core.cli.COMMANDS
     parser.add_argument("--data", nargs="+", type=Path, required=True, metavar="DIR",
                         help="category folders (MVTec AD layout or plain folders of normal images)")
     parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,

@@ -192,7 +192,7 @@ def test_opening_the_window_loads_neither_matplotlib_nor_the_benchmark() -> None
             "print(sorted(name for name in sys.modules if name.startswith(('matplotlib', 'core.benchmark.'))))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
                             env={"PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}, check=True).stdout
-    assert output.strip() == "['core.benchmark.palette', 'core.benchmark.values']"  # two small pure modules
+    assert output.strip() == "[]"  # the page is built, and imports them, when its tab is first opened
 
 
 def cell_processes() -> list[psutil.Process]:
