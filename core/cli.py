@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.commands import (bench_live, benchmark, compare, demo, deploy, evaluate, export, inspect, latency, predict,
-                           train)
+from core.commands import (bench_live, benchmark, compare, demo, deploy, device, evaluate, export, inspect, latency,
+                           predict, train)
 from core.errors import Cancelled, InputError
 
-COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, inspect, bench_live, deploy)
+COMMANDS = (demo, train, evaluate, predict, export, compare, latency, benchmark, inspect, bench_live, deploy, device)
 
 
 def build_parser() -> argparse.ArgumentParser:

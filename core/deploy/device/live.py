@@ -20,6 +20,7 @@ Python 3.8 syntax (JetPack 5) and 3.10 (JetPack 6); numpy, OpenCV, and tensorrt 
 import argparse
 import collections
 import os
+import signal
 import sys
 import time
 import traceback
@@ -237,8 +238,13 @@ class LiveRun:
         self.verdicts.close()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # systemctl stop / the supervisor: end like q, with the status saying "stopped"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     run = None  # type: Optional[LiveRun]
     try:
         run = LiveRun(args)

@@ -1,0 +1,157 @@
+"""`python -m core device`: live inspection on a deployed Jetson, managed from the station.
+
+    python -m core device --host HOST --user USER [--key PATH] [--remote-dir DIR] status
+    python -m core device --host HOST --user USER start --source csi://0 [--headless] [--loop] [--category NAME]
+                                                        [--manager {auto,systemd,process}]
+    python -m core device --host HOST --user USER stop
+    python -m core device --host HOST --user USER logs [--lines 50]
+
+`start` runs device/live.py of the current release as a systemd user service where the device has a systemd user
+session, else as a detached supervised process (the output says which); both restart it on failure. `status`
+shows the release, source, FPS, latency split, memory and last verdict, and why it failed when it did. Exit
+status 1 on an expected failure (unreachable device, nothing deployed), with one clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from core.commands import arg_types
+from core.commands.device_flags import add_device_flags, with_prompts
+from core.deploy.live_service import MANAGERS
+from core.errors import InputError
+
+if TYPE_CHECKING:
+    from core.deploy.connection import SshTarget
+    from core.deploy.live_service import LiveOptions, LiveStatus
+    from core.deploy.remote import Remote
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "device", help="start, stop and watch live inspection on a deployed Jetson",
+        description="Manage live inspection (device/live.py of the current release) on a Jetson over SSH.")
+    add_device_flags(parser)
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="release, source, FPS, latency, memory, last verdict, failure reason")
+    starting = actions.add_parser("start", help="start (or restart) live inspection on the device")
+    starting.add_argument("--source", required=True, help="csi://0, v4l2:///dev/video0, rtsp://..., file://...")
+    add_live_flags(starting)
+    actions.add_parser("stop", help="stop live inspection on the device")
+    logging = actions.add_parser("logs", help="the last lines of live inspection's output on the device")
+    logging.add_argument("--lines", type=arg_types.whole_number(1, 100000), default=50)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_live_flags(parser: argparse.ArgumentParser) -> None:
+    """How live.py runs on the device (shared with `deploy --start-live`)."""
+    parser.add_argument("--headless", action="store_true", help="no window on the device's display")
+    parser.add_argument("--loop", action="store_true", help="repeat a video file or folder source")
+    parser.add_argument("--category", default="", help="the category the camera shows (its threshold applies)")
+    parser.add_argument("--display", default=":0", help="the device's X display (default :0)")
+    parser.add_argument("--manager", choices=MANAGERS, default="auto",
+                        help="systemd user service, or a supervised process (default: systemd where it works)")
+    parser.add_argument("--restart-sec", type=arg_types.SECONDS, default=5.0, help="wait before a restart")
+
+
+def live_options(args: argparse.Namespace, source: str) -> LiveOptions:
+    from core.deploy.live_service import LiveOptions
+
+    return LiveOptions(source=source, headless=args.headless, loop=args.loop, category=args.category,
+                       display=args.display, restart_sec=args.restart_sec)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        print(with_prompts(args, lambda target, passphrase: _act(args, target, passphrase)))
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def after_switch(args: argparse.Namespace, root: str) -> str:
+    """After `deploy` switched `current`: start live inspection (--start-live) or restart it where it ran, so it
+    runs the new release; what was done, in words ("" when nothing ran)."""
+    from core.deploy import live_service
+
+    def act(target: SshTarget, passphrase: str | None) -> str:
+        with _connected(target, passphrase, args.timeout) as remote:
+            if args.start_live:
+                return "live: " + describe(live_service.start(remote, root, live_options(args, args.start_live),
+                                                              args.manager))
+            restarted = live_service.restart_if_running(remote, root)
+            return f"live inspection restarted on the new release ({restarted})" if restarted else ""
+
+    return with_prompts(args, act)
+
+
+def _act(args: argparse.Namespace, target: SshTarget, passphrase: str | None) -> str:
+    from core.deploy import live_service
+    from core.deploy.releases import resolve_root
+
+    with _connected(target, passphrase, args.timeout) as remote:
+        root = resolve_root(remote, args.remote_dir)
+        if args.action == "start":
+            return describe(live_service.start(remote, root, live_options(args, args.source), args.manager))
+        if args.action == "stop":
+            stopped = live_service.stop(remote, root)
+            return f"stopped ({', '.join(stopped)})" if stopped else "live inspection was not running"
+        if args.action == "logs":
+            return live_service.logs(remote, root, args.lines).rstrip() or "no output recorded yet"
+        return describe(live_service.status(remote, root))
+
+
+@contextmanager
+def _connected(target: SshTarget, passphrase: str | None, timeout: float) -> Iterator[Remote]:
+    """A `Remote` for the block, closed after it; a connection that cannot be opened is a `ConnectionFailed`."""
+    from core.deploy.connection import ConnectionLost, open_client
+    from core.deploy.errors import ConnectionFailed
+    from core.deploy.remote import Remote
+
+    try:
+        remote = Remote(open_client(target, passphrase), target.label, timeout)
+    except ConnectionLost as lost:
+        raise ConnectionFailed(str(lost)) from None
+    try:
+        yield remote
+    finally:
+        remote.close()
+
+
+def describe(found: LiveStatus) -> str:
+    """The status as the operator reads it."""
+    how = {"systemd": "running as the systemd user service inspection-live",
+           "process": "running as a supervised process (no systemd user session on the device)",
+           "stopped": "not running"}[found.manager]
+    lines = [f"live inspection: {how}", f"release: {found.current or 'none deployed'}"]
+    live = found.status or {}
+    if live:
+        age = f", {found.status_age:.0f} s ago" if found.status_age is not None else ""
+        lines.append(f"state: {live.get('state', '?')}{age}; source {live.get('source', '?')}; "
+                     f"engine {live.get('engine', '?')}")
+        if "fps" in live:
+            latency = live.get("latency_ms", {})
+            lines.append(f"FPS {live['fps']:.1f}; frames {live.get('frames', 0)}, NG {live.get('ng', 0)}, dropped "
+                         f"{live.get('dropped', 0)}; latency ms: " + ", ".join(f"{k} {v}" for k, v in latency.items()))
+            memory = live.get("memory", {})
+            lines.append("memory: " + ", ".join(f"{k} {v}" for k, v in memory.items()))
+        last = live.get("last")
+        if last:
+            lines.append(f"last verdict: {last.get('verdict')} score {last.get('score')} / "
+                         f"{last.get('threshold')} {last.get('category') or ''}".rstrip())
+    supervisor = found.supervisor or {}
+    if found.manager == "process" or supervisor.get("state") == "gave-up":
+        lines.append(f"supervisor: {supervisor.get('state', '?')}, restarted {supervisor.get('restarts', 0)} times"
+                     + (f", last {supervisor['last_exit']}" if supervisor.get("last_exit") else ""))
+    if found.reason:
+        lines.append(f"last error: {found.reason}")
+    if found.exit:
+        lines.append(f"last exit: {found.exit}")
+    lines += [f"  {line}" for line in found.service_lines]
+    return "\n".join(lines)
