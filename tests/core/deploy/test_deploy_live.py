@@ -13,20 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from deploy_testkit import NORMALISATION, input_spec, make_graph
+from deploy_testkit import NORMALISATION, input_spec, make_graph, write_video
 
 from core.bundle import write_bundle
 from core.deploy.device.live_record import NgFolder, VerdictLog, parse_tegrastats
 from core.model_manifest import Thresholds
-
-
-def make_video(path: Path, frames: int = 12, size: int = 64, fps: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
-    rng = np.random.default_rng(0)
-    for _ in range(frames):
-        writer.write(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
-    writer.release()
-    return path
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def run_live(bundle: Path, *args: str, env: dict | None = None, timeout: float =
 
 
 def test_headless_on_a_video_writes_status_verdicts_and_a_screenshot(live_bundle: Path, tmp_path: Path) -> None:
-    video = make_video(tmp_path / "line.avi")
+    video = write_video(tmp_path / "line.avi")
     state, shot = tmp_path / "state", tmp_path / "shot.png"
     done = run_live(live_bundle, "--source", f"file://{video}", "--headless", "--max-frames", "4",
                     "--screenshot", str(shot), "--screenshot-after", "3", "--state-dir", str(state))
@@ -89,7 +80,7 @@ def test_a_bad_source_fails_with_a_readable_reason(live_bundle: Path, tmp_path: 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed here")
 def test_window_under_xvfb(live_bundle: Path, tmp_path: Path) -> None:
-    video, shot = make_video(tmp_path / "line.avi"), tmp_path / "shot.png"
+    video, shot = write_video(tmp_path / "line.avi"), tmp_path / "shot.png"
     done = subprocess.run(["xvfb-run", "-a", sys.executable, str(live_bundle / "device" / "live.py"), "--bundle",
                            str(live_bundle), "--source", f"file://{video}", "--max-frames", "4", "--screenshot",
                            str(shot), "--screenshot-after", "2", "--state-dir", str(tmp_path / "state")],

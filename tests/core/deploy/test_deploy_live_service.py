@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from deploy_testkit import SshServer
-from test_deploy_live import make_video
+from deploy_testkit import SshServer, use_this_python_on_the_device, write_video
 
 from core.commands import deploy, device
 from core.deploy.live_service import LiveOptions, unit_text
@@ -51,11 +50,8 @@ def _wait(condition: Callable[[], bool], seconds: float = 20.0) -> None:
 
 @pytest.fixture
 def device_python(sshd: SshServer, tmp_path: Path) -> Iterator[None]:
-    """The device's python3 is this interpreter (it has numpy, OpenCV and onnxruntime, as a Jetson's would).
-    Afterwards no supervisor a failed test left behind keeps running."""
-    wrapper = sshd.bin_dir / "python3"  # a wrapper, not a link: a venv's python finds its packages by its path
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    wrapper.chmod(0o755)
+    """The device's python3 is this one; afterwards no supervisor a failed test left behind keeps running."""
+    use_this_python_on_the_device(sshd)
     yield
     for pid_file in tmp_path.glob("*/live/supervisor.pid"):
         try:
@@ -94,7 +90,7 @@ def test_unit_is_generated_and_verified(tmp_path: Path) -> None:
 
 def test_start_status_logs_restart_and_stop(sshd: SshServer, device_python: None, bundle: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    root, video = tmp_path / "device", make_video(tmp_path / "line.avi", frames=20)
+    root, video = tmp_path / "device", write_video(tmp_path / "line.avi", frames=20)
     args = _parser().parse_args(["deploy", "--model", str(bundle), *_login(sshd, root), "--no-build",
                                  "--log-dir", str(tmp_path / "logs"), "--start-live", f"file://{video}", "--loop",
                                  "--headless", "--restart-sec", "0.2"])
