@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from core.commands import arg_types
@@ -27,8 +25,7 @@ from core.errors import InputError
 
 if TYPE_CHECKING:
     from core.deploy.connection import SshTarget
-    from core.deploy.live_service import LiveOptions, LiveStatus
-    from core.deploy.remote import Remote
+    from core.deploy.live_service import LiveOptions
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -79,12 +76,13 @@ def after_switch(args: argparse.Namespace, root: str) -> str:
     """After `deploy` switched `current`: start live inspection (--start-live) or restart it where it ran, so it
     runs the new release; what was done, in words ("" when nothing ran)."""
     from core.deploy import live_service
+    from core.deploy.remote import connected
 
     def act(target: SshTarget, passphrase: str | None) -> str:
-        with _connected(target, passphrase, args.timeout) as remote:
+        with connected(target, passphrase, args.timeout) as remote:
             if args.start_live:
-                return "live: " + describe(live_service.start(remote, root, live_options(args, args.start_live),
-                                                              args.manager))
+                started = live_service.start(remote, root, live_options(args, args.start_live), args.manager)
+                return "live: " + live_service.describe(started)
             restarted = live_service.restart_if_running(remote, root)
             return f"live inspection restarted on the new release ({restarted})" if restarted else ""
 
@@ -94,64 +92,16 @@ def after_switch(args: argparse.Namespace, root: str) -> str:
 def _act(args: argparse.Namespace, target: SshTarget, passphrase: str | None) -> str:
     from core.deploy import live_service
     from core.deploy.releases import resolve_root
+    from core.deploy.remote import connected
 
-    with _connected(target, passphrase, args.timeout) as remote:
+    with connected(target, passphrase, args.timeout) as remote:
         root = resolve_root(remote, args.remote_dir)
         if args.action == "start":
-            return describe(live_service.start(remote, root, live_options(args, args.source), args.manager))
+            started = live_service.start(remote, root, live_options(args, args.source), args.manager)
+            return live_service.describe(started)
         if args.action == "stop":
             stopped = live_service.stop(remote, root)
             return f"stopped ({', '.join(stopped)})" if stopped else "live inspection was not running"
         if args.action == "logs":
             return live_service.logs(remote, root, args.lines).rstrip() or "no output recorded yet"
-        return describe(live_service.status(remote, root))
-
-
-@contextmanager
-def _connected(target: SshTarget, passphrase: str | None, timeout: float) -> Iterator[Remote]:
-    """A `Remote` for the block, closed after it; a connection that cannot be opened is a `ConnectionFailed`."""
-    from core.deploy.connection import ConnectionLost, open_client
-    from core.deploy.errors import ConnectionFailed
-    from core.deploy.remote import Remote
-
-    try:
-        remote = Remote(open_client(target, passphrase), target.label, timeout)
-    except ConnectionLost as lost:
-        raise ConnectionFailed(str(lost)) from None
-    try:
-        yield remote
-    finally:
-        remote.close()
-
-
-def describe(found: LiveStatus) -> str:
-    """The status as the operator reads it."""
-    how = {"systemd": "running as the systemd user service inspection-live",
-           "process": "running as a supervised process (no systemd user session on the device)",
-           "stopped": "not running"}[found.manager]
-    lines = [f"live inspection: {how}", f"release: {found.current or 'none deployed'}"]
-    live = found.status or {}
-    if live:
-        age = f", {found.status_age:.0f} s ago" if found.status_age is not None else ""
-        lines.append(f"state: {live.get('state', '?')}{age}; source {live.get('source', '?')}; "
-                     f"engine {live.get('engine', '?')}")
-        if "fps" in live:
-            latency = live.get("latency_ms", {})
-            lines.append(f"FPS {live['fps']:.1f}; frames {live.get('frames', 0)}, NG {live.get('ng', 0)}, dropped "
-                         f"{live.get('dropped', 0)}; latency ms: " + ", ".join(f"{k} {v}" for k, v in latency.items()))
-            memory = live.get("memory", {})
-            lines.append("memory: " + ", ".join(f"{k} {v}" for k, v in memory.items()))
-        last = live.get("last")
-        if last:
-            lines.append(f"last verdict: {last.get('verdict')} score {last.get('score')} / "
-                         f"{last.get('threshold')} {last.get('category') or ''}".rstrip())
-    supervisor = found.supervisor or {}
-    if found.manager == "process" or supervisor.get("state") == "gave-up":
-        lines.append(f"supervisor: {supervisor.get('state', '?')}, restarted {supervisor.get('restarts', 0)} times"
-                     + (f", last {supervisor['last_exit']}" if supervisor.get("last_exit") else ""))
-    if found.reason:
-        lines.append(f"last error: {found.reason}")
-    if found.exit:
-        lines.append(f"last exit: {found.exit}")
-    lines += [f"  {line}" for line in found.service_lines]
-    return "\n".join(lines)
+        return live_service.describe(live_service.status(remote, root))

@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING, Any
 from core.deploy.errors import DeployError
 from core.deploy.releases import CURRENT
 
+from core.jobs import Job, Progress
+
 if TYPE_CHECKING:  # paramiko only when connecting
+    from core.deploy.connection import SshTarget
     from core.deploy.remote import Remote
 
 UNIT_NAME = "inspection-live.service"
@@ -224,6 +227,60 @@ def logs(remote: Remote, root: str, lines: int = 50) -> str:
         f"journalctl --user -u {UNIT_NAME} -n {lines} --no-pager 2>&1; fi; "
         f"if [ -f {state}/live.log ]; then echo '-- {STATE_DIR}/live.log --'; tail -n {lines} {state}/live.log; fi")
     return result.stdout
+
+
+def describe(found: LiveStatus) -> str:
+    """The status as the operator reads it."""
+    how = {"systemd": "running as the systemd user service inspection-live",
+           "process": "running as a supervised process (no systemd user session on the device)",
+           "stopped": "not running"}[found.manager]
+    lines = [f"live inspection: {how}", f"release: {found.current or 'none deployed'}"]
+    live = found.status or {}
+    if live:
+        age = f", {found.status_age:.0f} s ago" if found.status_age is not None else ""
+        lines.append(f"state: {live.get('state', '?')}{age}; source {live.get('source', '?')}; "
+                     f"engine {live.get('engine', '?')}")
+        if "fps" in live:
+            latency = live.get("latency_ms", {})
+            lines.append(f"FPS {live['fps']:.1f}; frames {live.get('frames', 0)}, NG {live.get('ng', 0)}, dropped "
+                         f"{live.get('dropped', 0)}; latency ms: " + ", ".join(f"{k} {v}" for k, v in latency.items()))
+            memory = live.get("memory", {})
+            lines.append("memory: " + ", ".join(f"{k} {v}" for k, v in memory.items()))
+        last = live.get("last")
+        if last:
+            lines.append(f"last verdict: {last.get('verdict')} score {last.get('score')} / "
+                         f"{last.get('threshold')} {last.get('category') or ''}".rstrip())
+    supervisor = found.supervisor or {}
+    if found.manager == "process" or supervisor.get("state") == "gave-up":
+        lines.append(f"supervisor: {supervisor.get('state', '?')}, restarted {supervisor.get('restarts', 0)} times"
+                     + (f", last {supervisor['last_exit']}" if supervisor.get("last_exit") else ""))
+    if found.reason:
+        lines.append(f"last error: {found.reason}")
+    if found.exit:
+        lines.append(f"last exit: {found.exit}")
+    lines += [f"  {line}" for line in found.service_lines]
+    return "\n".join(lines)
+
+
+def live_job(target: SshTarget, remote_dir: str, action: str, options: LiveOptions | None = None,
+             manager: str = AUTO, timeout: float = 60.0) -> Job[LiveStatus]:
+    """Start, stop or just look at live inspection on the device, as a job (the Export page runs it on a worker):
+    one connection, the action, then the status."""
+    from core.deploy.releases import resolve_root
+    from core.deploy.remote import connected
+
+    yield Progress(0, 0, f"connecting to {target.label}", stage="connect")
+    with connected(target, timeout=timeout) as remote:
+        root = resolve_root(remote, remote_dir)
+        if action == "start":
+            if options is None:
+                raise ValueError("starting needs LiveOptions")
+            yield Progress(0, 0, f"starting live inspection on {target.host}", stage="start")
+            return start(remote, root, options, manager)
+        if action == "stop":
+            yield Progress(0, 0, f"stopping live inspection on {target.host}", stage="stop")
+            stop(remote, root)
+        return status(remote, root)
 
 
 def _alive(state: str) -> str:

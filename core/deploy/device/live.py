@@ -118,6 +118,7 @@ class LiveRun:
         self.base["engine"] = self.engine.name
         self.memory = live_record.MemoryProbe()
         self.window = live_display.open_window(args.headless, not args.windowed, self.notes)
+        self.base["window"] = type(self.window).__name__
         self.verdicts = live_record.VerdictLog(os.path.join(args.state_dir, live_record.VERDICT_LOG),
                                                int(args.log_max_mb * 1e6))
         self.ng = live_record.NgFolder(os.path.join(args.state_dir, live_record.NG_DIR), int(args.ng_max_mb * 1e6))

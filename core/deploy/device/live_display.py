@@ -1,9 +1,9 @@
 """What live.py shows: the frame with its anomaly overlay, an OK/NG banner, and a panel of readouts, on one canvas.
 
 `compose` draws the canvas (BGR uint8, the window's size) from a `View` of the numbers; `open_window` puts it on
-the attached display full screen with OpenCV's highgui, or with jetson-utils' videoOutput("display://0") when
-that is installed and OpenCV has no GUI (pip's opencv-python-headless). Headless runs draw the same canvas, so
---screenshot writes what the screen would show.
+the attached display full screen with OpenCV's highgui (JetPack's python3-opencv), else jetson-utils'
+videoOutput("display://0") when installed, else a Tk window (pip's opencv-python-headless has no GUI). Headless
+runs draw the same canvas, so --screenshot writes what the screen would show.
 
 Python 3.8 syntax; numpy and OpenCV.
 """
@@ -130,6 +130,47 @@ class JetsonUtilsWindow(Window):
         self._output.Close()
 
 
+class TkWindow(Window):
+    """A Tk window (Python's own tkinter) where OpenCV was built without a GUI and jetson-utils is absent: a pip
+    opencv-python-headless on the device, or a test machine under Xvfb. Keys work as in the OpenCV window."""
+
+    def __init__(self, fullscreen: bool) -> None:
+        import tkinter  # noqa: PLC0415 - only when needed (python3-tk on the device)
+
+        self._tk = tkinter
+        self._root = tkinter.Tk()
+        self._root.title(OpenCvWindow.NAME)
+        self._root.configure(background="black")
+        if fullscreen:
+            self._root.attributes("-fullscreen", True)
+        self._label = tkinter.Label(self._root, borderwidth=0, background="black")
+        self._label.pack(fill="both", expand=True)
+        self._keys = []  # type: List[str]
+        self._root.bind("<Key>", lambda event: self._keys.append(event.char))
+        self._root.protocol("WM_DELETE_WINDOW", self._closed_by_user)
+        self._photo = None
+
+    def _closed_by_user(self) -> None:
+        self.closed = True
+
+    def show(self, canvas: np.ndarray) -> str:
+        width, height = self._root.winfo_width(), self._root.winfo_height()
+        if width > 1 and height > 1 and (width, height) != (canvas.shape[1], canvas.shape[0]):
+            canvas = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+        header = "P6 {} {} 255\n".format(rgb.shape[1], rgb.shape[0]).encode()
+        self._photo = self._tk.PhotoImage(data=header + rgb.tobytes(), format="PPM")  # keep a reference
+        self._label.configure(image=self._photo)
+        self._root.update()
+        return self._keys.pop(0) if self._keys else ""
+
+    def close(self) -> None:
+        try:
+            self._root.destroy()
+        except self._tk.TclError:
+            pass
+
+
 def has_highgui() -> bool:
     for line in cv2.getBuildInformation().splitlines():
         if line.strip().startswith("GUI:"):
@@ -152,6 +193,10 @@ def open_window(headless: bool, fullscreen: bool, problems: Optional[List[str]] 
         return JetsonUtilsWindow()
     except ImportError:
         pass
-    raise RuntimeError("no display: this OpenCV has no GUI (opencv-python-headless?) or DISPLAY is not set, and "
-                       "jetson-utils is not installed; use JetPack's python3-opencv, set DISPLAY=:0, or run "
-                       "--headless")
+    try:
+        return TkWindow(fullscreen)
+    except Exception as error:  # noqa: BLE001 - ImportError (no python3-tk) or TclError (no display)
+        reason = str(error).strip() or type(error).__name__
+    raise RuntimeError("no display ({}): OpenCV has no GUI here (opencv-python-headless?), jetson-utils is not "
+                       "installed, and Tk could not open a window; set DISPLAY=:0 for the desktop session, install "
+                       "JetPack's python3-opencv, or run --headless".format(reason))

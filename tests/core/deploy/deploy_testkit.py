@@ -246,18 +246,24 @@ def write_video(path: Path, frames: int = 12, size: int = 64, fps: float = 10.0)
     return path
 
 
+def deploy_for_live(server: SshServer, bundle: Path, root: Path) -> None:
+    """`bundle` deployed (engine not built) to `root` behind `server`, whose python3 can run live.py."""
+    from core.deploy.push import DeployOptions, deploy
+    from core.jobs import CancelToken, run_to_end
+
+    use_this_python_on_the_device(server)
+    run_to_end(deploy(bundle, server.target(), CancelToken(), DeployOptions(remote_dir=str(root), build=False)))
+
+
 @contextmanager
 def live_device(server: SshServer, bundle: Path, root: Path, source: str) -> Iterator[Path]:
     """`bundle` deployed to `root` behind `server` and live.py running on `source` (headless, looping, under the
     supervisor: there is no systemd user session here); yields the state folder; stopped afterwards."""
     from core.deploy import live_service
     from core.deploy.connection import open_client
-    from core.deploy.push import DeployOptions, deploy
     from core.deploy.remote import Remote
-    from core.jobs import CancelToken, run_to_end
 
-    use_this_python_on_the_device(server)
-    run_to_end(deploy(bundle, server.target(), CancelToken(), DeployOptions(remote_dir=str(root), build=False)))
+    deploy_for_live(server, bundle, root)
     remote = Remote(open_client(server.target()), server.target().label, timeout=30.0)
     try:
         options = live_service.LiveOptions(source=source, headless=True, loop=True, restart_sec=0.2)

@@ -44,6 +44,7 @@ def test_headless_on_a_video_writes_status_verdicts_and_a_screenshot(live_bundle
     assert done.returncode == 0, done.stdout + done.stderr
     assert "TensorRT not used: no model.engine" in done.stdout and "ONNX Runtime" in done.stdout
     status = json.loads((state / "status.json").read_text())
+    assert status["window"] == "Window"  # headless: drawn, not shown
     assert status["state"] == "stopped" and status["frames"] == 4 and status["release"] == "release"
     assert set(status["latency_ms"]) == {"capture", "pre", "engine", "post", "total"}
     assert status["latency_ms"]["engine"] > 0 and status["memory"]["process_rss_mb"] > 10
@@ -87,6 +88,8 @@ def test_window_under_xvfb(live_bundle: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert cv2.imread(str(shot)).std() > 20
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["window"] in ("OpenCvWindow", "TkWindow") and status["frames"] == 4  # a real window was shown
 
 
 def test_verdict_log_rotates_by_size(tmp_path: Path) -> None:
