@@ -24,6 +24,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.deploy.device.live_feed import STATUS_FILE
+from core.deploy.device.live_supervisor import EXIT_FILE, LOG_FILE, PID_FILE, REASON_FILE, STATE_FILE
 from core.deploy.errors import DeployError
 from core.deploy.releases import CURRENT
 
@@ -94,7 +96,7 @@ def live_command(root: str, options: LiveOptions, python: str = "python3") -> li
 def unit_text(root: str, options: LiveOptions, python: str = "/usr/bin/python3") -> str:
     """The systemd user unit: restart on failure after RestartSec, at most StartLimitBurst starts per interval;
     when it stops for good, ExecStopPost leaves systemd's reason in exit.txt for `status` to show."""
-    exit_file = f"{state_dir(root)}/exit.txt"
+    exit_file = f"{state_dir(root)}/{EXIT_FILE}"
     # %% is a literal % in unit files; $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS are set for ExecStopPost.
     record = ("/bin/sh -c 'date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ | tr -d \"\\n\" > " + exit_file + "; "
               "echo \" systemd: $SERVICE_RESULT ($EXIT_CODE $EXIT_STATUS)\" >> " + exit_file + "'")
@@ -150,7 +152,7 @@ def start(remote: Remote, root: str, options: LiveOptions, manager: str = AUTO) 
     use = SYSTEMD if manager == SYSTEMD or (manager == AUTO and systemd) else PROCESS
     stop(remote, root)
     state = q(state_dir(root))
-    reset = f"mkdir -p {state} && rm -f {state}/reason.txt {state}/exit.txt"
+    reset = f"mkdir -p {state} && rm -f {state}/{REASON_FILE} {state}/{EXIT_FILE}"
     if use == SYSTEMD:
         python = probe.stdout.splitlines()[0].strip() or "/usr/bin/python3"
         text = unit_text(root, options, python)
@@ -161,8 +163,8 @@ def start(remote: Remote, root: str, options: LiveOptions, manager: str = AUTO) 
     else:
         launch = supervisor_command(root, options)
         result = remote.run(f"{reset} && printf '%s\\n' {q(launch)} > {state}/start.sh && sh {state}/start.sh && "
-                            f"for i in $(seq 50); do [ -f {state}/supervisor.pid ] && break; sleep 0.1; done; "
-                            f"cat {state}/supervisor.pid")
+                            f"for i in $(seq 50); do [ -f {state}/{PID_FILE} ] && break; sleep 0.1; done; "
+                            f"cat {state}/{PID_FILE}")
     if not result.ok:
         raise DeployError(f"{remote.label}: live inspection did not start ({result.reason()})")
     return status(remote, root)
@@ -175,7 +177,7 @@ def stop(remote: Remote, root: str) -> list[str]:
         f"if {_HAS_SYSTEMD} && systemctl --user is-active --quiet {UNIT_NAME}; then "
         f"systemctl --user disable --now {UNIT_NAME} >/dev/null 2>&1; echo @systemd; fi; {_alive(state)} && "
         f"{{ kill -TERM \"$P\"; i=0; while kill -0 \"$P\" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; "
-        f"i=$((i+1)); done; kill -KILL -- -\"$P\" 2>/dev/null; rm -f {state}/supervisor.pid; echo @process; }}; "
+        f"i=$((i+1)); done; kill -KILL -- -\"$P\" 2>/dev/null; rm -f {state}/{PID_FILE}; echo @process; }}; "
         f"true", timeout=max(remote.timeout, 30.0))
     return [name for name in (SYSTEMD, PROCESS) if f"@{name}" in result.stdout]
 
@@ -201,7 +203,7 @@ def status(remote: Remote, root: str) -> LiveStatus:
         f"echo {_SECTION}active; systemctl --user is-active {UNIT_NAME} 2>/dev/null; "
         f"echo {_SECTION}service; systemctl --user status {UNIT_NAME} --no-pager -n 8 2>&1 | head -n 20; fi; "
         f"echo {_SECTION}supervisor_pid; {_alive(state)} && echo \"$P\"; "
-        f"for name in supervisor.json status.json reason.txt exit.txt; do echo {_SECTION}$name; "
+        f"for name in {STATE_FILE} {STATUS_FILE} {REASON_FILE} {EXIT_FILE}; do echo {_SECTION}$name; "
         f"cat {state}/$name 2>/dev/null; echo; done; echo {_SECTION}current; readlink {q(root)}/{CURRENT}; "
         f"echo {_SECTION}now; date +%s")
     sections = _sections(result.stdout)
@@ -209,13 +211,13 @@ def status(remote: Remote, root: str) -> LiveStatus:
     active = sections.get("active", "").strip()
     pid = sections.get("supervisor_pid", "").strip()
     manager = SYSTEMD if active in ("active", "activating", "reloading") else PROCESS if pid else "stopped"
-    live = _json(sections.get("status.json", ""))
+    live = _json(sections.get(STATUS_FILE, ""))
     age = None
     if live and isinstance(live.get("written_at"), (int, float)) and sections.get("now", "").strip().isdigit():
         age = max(0.0, int(sections["now"]) - float(live["written_at"]))
     return LiveStatus(manager, systemd, sections.get("current", "").strip(), live, age,
-                      sections.get("reason.txt", "").strip(), sections.get("exit.txt", "").strip(),
-                      _json(sections.get("supervisor.json", "")),
+                      sections.get(REASON_FILE, "").strip(), sections.get(EXIT_FILE, "").strip(),
+                      _json(sections.get(STATE_FILE, "")),
                       sections.get("service", "").rstrip().splitlines())
 
 
@@ -225,7 +227,7 @@ def logs(remote: Remote, root: str, lines: int = 50) -> str:
     result = remote.run(
         f"if {_HAS_SYSTEMD} && systemctl --user cat {UNIT_NAME} >/dev/null 2>&1; then echo '-- journal --'; "
         f"journalctl --user -u {UNIT_NAME} -n {lines} --no-pager 2>&1; fi; "
-        f"if [ -f {state}/live.log ]; then echo '-- {STATE_DIR}/live.log --'; tail -n {lines} {state}/live.log; fi")
+        f"if [ -f {state}/{LOG_FILE} ]; then echo '-- {STATE_DIR}/{LOG_FILE} --'; tail -n {lines} {state}/{LOG_FILE}; fi")
     return result.stdout
 
 
@@ -285,7 +287,7 @@ def live_job(target: SshTarget, remote_dir: str, action: str, options: LiveOptio
 
 def _alive(state: str) -> str:
     """Shell: set P to the supervisor's pid and succeed when that process is alive and is our supervisor."""
-    return (f"P=$(cat {state}/supervisor.pid 2>/dev/null); [ -n \"$P\" ] && kill -0 \"$P\" 2>/dev/null && "
+    return (f"P=$(cat {state}/{PID_FILE} 2>/dev/null); [ -n \"$P\" ] && kill -0 \"$P\" 2>/dev/null && "
             f"grep -q live_supervisor /proc/\"$P\"/cmdline 2>/dev/null")
 
 

@@ -10,7 +10,7 @@ Python 3.8 syntax; numpy and OpenCV, plus tensorrt (with pycuda or cuda-python) 
 """
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -121,8 +121,3 @@ def category_of(name: str, categories: List[str]) -> str:
         if part in known:
             return part
     return ""
-
-
-def summary(engine: Engine) -> Dict[str, object]:
-    return {"engine": engine.name, "threshold": engine.threshold, "per_category": engine.per_category,
-            "input": [engine.height, engine.width]}

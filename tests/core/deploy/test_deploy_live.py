@@ -120,3 +120,12 @@ def test_tegrastats_line_is_read() -> None:
             "CPU@40C")
     assert parse_tegrastats(line) == {"shared_ram_used_mb": 2345.0, "shared_ram_total_mb": 7773.0,
                                       "gpu_load_percent": 45.0}
+
+
+def test_device_modules_agree_on_the_state_files() -> None:
+    """The device modules stay importable on their own (the feed and the supervisor need only the standard
+    library), so they repeat a few file names; the station reads the same names through them."""
+    from core.deploy.device import live_feed, live_record, live_supervisor
+
+    assert live_feed.STATUS_FILE == live_record.STATUS_FILE and live_feed.OVERLAY_FILE == live_record.OVERLAY_FILE
+    assert live_supervisor.REASON_FILE == live_record.REASON_FILE
