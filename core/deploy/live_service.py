@@ -227,7 +227,8 @@ def logs(remote: Remote, root: str, lines: int = 50) -> str:
     result = remote.run(
         f"if {_HAS_SYSTEMD} && systemctl --user cat {UNIT_NAME} >/dev/null 2>&1; then echo '-- journal --'; "
         f"journalctl --user -u {UNIT_NAME} -n {lines} --no-pager 2>&1; fi; "
-        f"if [ -f {state}/{LOG_FILE} ]; then echo '-- {STATE_DIR}/{LOG_FILE} --'; tail -n {lines} {state}/{LOG_FILE}; fi")
+        f"if [ -f {state}/{LOG_FILE} ]; then echo '-- {STATE_DIR}/{LOG_FILE} --'; "
+        f"tail -n {lines} {state}/{LOG_FILE}; fi")
     return result.stdout
 
 

@@ -13,6 +13,7 @@ when it imports, and the process RSS from /proc everywhere. Python 3.8 syntax; s
 
 import json
 import os
+import queue
 import re
 import subprocess
 import threading
@@ -70,32 +71,68 @@ class VerdictLog:
 
 
 class NgFolder:
-    """NG frames as PNG files; the oldest are deleted once the folder holds more than `max_bytes`."""
+    """NG frames as PNG files; the oldest are deleted once the folder holds more than `max_bytes`.
 
-    def __init__(self, folder: str, max_bytes: int) -> None:
+    `submit` hands a frame to a writer thread (encoding a PNG takes longer than inferring on a Jetson, and the
+    loop must not wait for it); at most `pending` frames wait, beyond that they are counted in `dropped`.
+    """
+
+    def __init__(self, folder: str, max_bytes: int, pending: int = 4) -> None:
         self.folder, self.max_bytes = folder, max_bytes
         os.makedirs(folder, exist_ok=True)
         self._files = sorted((entry.name, entry.stat().st_size) for entry in os.scandir(folder)
                              if entry.is_file() and entry.name.endswith(".png"))
         self._total = sum(size for _, size in self._files)
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.last_error = ""
+        self._queue = queue.Queue(maxsize=pending)  # type: queue.Queue
+        self._thread = threading.Thread(target=self._drain, name="ng-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, name: str, image_bgr: np.ndarray) -> Optional[str]:
+        """Queue a frame for writing; the path it will have, or None when the writer is behind (dropped)."""
+        try:
+            self._queue.put_nowait((name, image_bgr))
+        except queue.Full:
+            self.dropped += 1
+            return None
+        return os.path.join(self.folder, name)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                self.save(*item)
+            except OSError as error:  # a full disk must not stop the line: the status says so
+                self.last_error = str(error)
 
     def save(self, name: str, image_bgr: np.ndarray) -> str:
-        ok, encoded = cv2.imencode(".png", image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])  # fast: it is on the loop
+        """Write one frame now (the `s` key, and the writer thread)."""
+        ok, encoded = cv2.imencode(".png", image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         if not ok:
             raise OSError("OpenCV could not encode the NG frame")
         data = encoded.tobytes()
         path = os.path.join(self.folder, name)
         write_atomically(path, data)
-        self._files.append((name, len(data)))
-        self._total += len(data)
-        while self._total > self.max_bytes and len(self._files) > 1:
-            oldest, size = self._files.pop(0)
-            try:
-                os.remove(os.path.join(self.folder, oldest))
-            except OSError:
-                pass
-            self._total -= size
+        with self._lock:
+            self._files.append((name, len(data)))
+            self._total += len(data)
+            while self._total > self.max_bytes and len(self._files) > 1:
+                oldest, size = self._files.pop(0)
+                try:
+                    os.remove(os.path.join(self.folder, oldest))
+                except OSError:
+                    pass
+                self._total -= size
         return path
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
 
 
 def process_rss_mb(pid: Optional[int] = None) -> float:
