@@ -11,7 +11,8 @@ so a `current` switched meanwhile starts the new release. The child's output is 
 folder: supervisor.pid (this process, which leads its process group), supervisor.json (restarts, last exit, state)
 and exit.txt (how the last run ended). SIGTERM stops the child, then the supervisor.
 
-Python 3.8 syntax; standard library only.
+Python 3.8 syntax; standard library only, on purpose: it must be able to report a live.py that cannot even
+import numpy or OpenCV (hence its own small atomic write instead of live_record's).
 """
 
 import argparse
