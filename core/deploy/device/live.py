@@ -183,9 +183,9 @@ class LiveRun:
         return shown, view, record
 
     def _lines(self, record: Dict[str, object]) -> List[str]:
-        latency = self.meter.latency()
+        latency, source = self.meter.latency(), self.args.source
         lines = ["release:", "  " + self.release, "engine:", "  " + self.engine.name, "source:",
-                 "  " + self.args.source[-40:],
+                 "  " + (source if len(source) <= 40 else "..." + source[-37:]),
                  "FPS {:.1f}   frames {}   NG {}   dropped {}".format(self.meter.fps, self.frames, self.ng_count,
                                                                      self.reader.dropped),
                  "latency (ms, mean of {}):".format(_TIMING_WINDOW),
