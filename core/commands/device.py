@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "device", help="start, stop and watch live inspection on a deployed Jetson",
+        "device",  # its --help line: core.cli.COMMANDS on main ("start, stop and watch live inspection on a Jetson")
         description="Manage live inspection (device/live.py of the current release) on a Jetson over SSH.")
     add_device_flags(parser)
     actions = parser.add_subparsers(dest="action", required=True)
