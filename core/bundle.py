@@ -5,6 +5,7 @@
     model.onnx             FP32, FP16 or INT8 (Q/DQ) graph
     device/build_engine.py builds the TensorRT engine on the device (trtexec flags per TensorRT version)
     device/trt_runtime.py  loads the engine and the manifest on the device, predict(images) -> (scores, maps)
+    device/live*.py        live inspection on the device's display (camera -> engine -> overlay, status file)
 
 A bundle is written to a temporary sibling and renamed into place, so a failed export never leaves half a bundle
 and never destroys the previous one. `verify_bundle` re-hashes every file, as the device does after an upload.
@@ -33,15 +34,16 @@ from core.graph_facts import GraphFacts, inspect_graph, output_role
 from core.model_manifest import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, GRAPH_FILE, BundleManifest, Normalisation,
                                  Thresholds, read_bundle_manifest, verify_bundle, with_files, write_manifest)
 
-__all__ = ["BUNDLE_FORMAT", "FORMAT_VERSION", "GRAPH_FILE", "MANIFEST", "bundle_files", "is_bundle_directory",
-           "read_bundle_manifest", "verify_bundle", "write_bundle"]
+__all__ = ["BUNDLE_FORMAT", "DEVICE_SCRIPTS", "FORMAT_VERSION", "GRAPH_FILE", "MANIFEST", "bundle_files",
+           "is_bundle_directory", "read_bundle_manifest", "verify_bundle", "write_bundle"]
 
 FORMAT_VERSION = BUNDLE_FORMAT_VERSION  # the device scripts repeat it (a test keeps them in step)
 DEVICE_DIR = "device"
-DEVICE_SCRIPTS = ("build_engine.py", "trt_runtime.py")
 PRECISIONS = ("fp32", "fp16", "int8")
 INPUT_DTYPES = ("uint8", "float32", "float16")
 _SOURCE_SCRIPTS = Path(__file__).parent / "deploy" / "device"  # copied as files: the bundle imports no deploy code
+# Every module of the device folder ships: a device script may import any of its neighbours.
+DEVICE_SCRIPTS = tuple(sorted(path.name for path in _SOURCE_SCRIPTS.glob("*.py") if path.name != "__init__.py"))
 # What `extra` may set: where the bundle came from. The rest is the writer's own.
 _EXTRA = frozenset({"method", "backbone", "variant", "source_model", "source_files", "fp32_drift", "report"})
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "inspect frames from a camera, video, folder or images"),
     "bench-live": ("bench_live", "measure sustained live-inspection FPS and latency split"),
     "deploy": ("deploy", "push a model to a Jetson over SSH and build its TensorRT engine there"),
+    "device": ("device", "start, stop and watch live inspection on a deployed Jetson"),
 }
 
 

@@ -26,6 +26,7 @@ from app.model_state import QtActiveModel
 from app.qt_worker import QtJobWorker, call_job
 from app.settings import AppSettings
 from app.widgets.deploy_form import QtDeployForm
+from app.widgets.device_live import QtDeviceLive
 from app.widgets.error_banner import QtMessageBanner
 from core.deploy.connection import SshTarget
 from core.deploy.errors import KeyNeedsPassphrase, UnknownHostKey
@@ -116,8 +117,12 @@ class ExportPage(QWidget):
         self.target_note.hide()
         log_box = QGroupBox("Deployment and build log")
         QVBoxLayout(log_box).addWidget(self.log)
+        self.device_live = QtDeviceLive(self.form.target, self._remote_dir, self.settings)
+        live_box = QGroupBox("Live inspection on the device")
+        QVBoxLayout(live_box).addWidget(self.device_live)
         left = QVBoxLayout()
         left.addWidget(form_box)
+        left.addWidget(live_box)
         left.addWidget(self.progress)
         left.addWidget(self.stage_label)
         left.addStretch(1)
@@ -129,6 +134,9 @@ class ExportPage(QWidget):
         layout.addWidget(self.model_label)
         layout.addWidget(self.target_note)
         layout.addLayout(columns, 1)
+
+    def _remote_dir(self) -> str:
+        return self.form.options(None).remote_dir
 
     # -- the model ----------------------------------------------------------------------------------------------
     def use_runtime(self, runtime: Any) -> None:
@@ -341,6 +349,7 @@ class ExportPage(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait(10_000)
+        self.device_live.wait()
         if self._work is not None:
             self._work.cleanup()
             self._work = None

@@ -23,13 +23,13 @@ from app.widgets.live_view import QtLiveView
 from app.widgets.ng_strip import QtNgStrip
 from app.widgets.overlay_controls import QtOverlayControls
 from app.widgets.readouts import QtReadouts
-from app.widgets.source_picker import DEMO, QtSourcePicker
+from app.widgets.source_picker import DEMO, JETSON, QtSourcePicker
 from app.widgets.verdict import QtVerdictPanel
 from core.data.images import is_image_file
 from core.errors import InputError
 from core.overlay import render_overlay, save_png
 from core.sources import FrameResult, FrameSource, LiveSettings
-from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING
+from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING, DeviceFrame
 from core.sources.files import ImageFilesSource
 
 _STATE_STYLES = {RETRYING: "color:#b06000; font-weight:bold;", FAILED: "color:#b3261e; font-weight:bold;"}
@@ -49,6 +49,7 @@ class InspectPage(QWidget):
         self.worker: QtLiveWorker | None = None
         self.live_settings = LiveSettings(threshold=1.0)
         self.last_result: FrameResult | None = None
+        self.model_text = "Model: none"
         self._retiring: set[QtLiveWorker] = set()  # stopped workers still finishing: kept alive until they do
         self.setAcceptDrops(True)
         self._build()
@@ -167,9 +168,10 @@ class InspectPage(QWidget):
         self.live_settings.model_threshold = runtime.threshold
         maximum = max(2 * runtime.threshold, 1.5 * (runtime.manifest.thresholds.heldout_score_max or 0.0))
         self.verdict.threshold.set_range(maximum, runtime.threshold)
-        self.model_label.setText(f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.method or '?'} on "
+        self.model_text = (f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.method or '?'} on "
                                  f"{runtime.manifest.backbone or '?'}, {runtime.image_size} px  ·  "
-                                 f"categories: {', '.join(runtime.categories) or '—'}")
+                           f"categories: {', '.join(runtime.categories) or '—'}")
+        self.model_label.setText(self.model_text)
         self.model_label.setToolTip(str(runtime.model_dir))
         self.readouts.show_model(runtime.name, runtime.model_bytes, runtime.integer_path.describe())
         if runtime.int8_warning:
@@ -192,7 +194,7 @@ class InspectPage(QWidget):
 
     def start(self) -> bool:
         """Open the chosen source and start inspecting; False (and a message in the banner) when it cannot."""
-        if self.runtime is None:
+        if self.runtime is None and self.source_picker.current_kind() != JETSON:  # a Jetson brings its own model
             self.banner.show_error("No model is loaded yet: wait for it, open one, or train one on the Train page.")
             return False
         self.stop()
@@ -214,6 +216,8 @@ class InspectPage(QWidget):
         self.live_view.clear_frame()
         self.readouts.plot.clear_history()
         self.readouts.set_value("source", source.description)
+        self.readouts.show_local()
+        self.model_label.setText(self.model_text)
         self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self)
         self.worker.ready.connect(self._take_batch)
         self.worker.finished.connect(self._worker_finished)
@@ -299,8 +303,14 @@ class InspectPage(QWidget):
         if result is None:
             return
         self.last_result = result
-        self.live_view.show_frame(result.frame.image, result.heat)
+        device = isinstance(result.frame, DeviceFrame)  # the overlay is in the device's image already
+        self.live_view.show_frame(result.frame.image, None if device else result.heat)
         self.verdict.show_verdict(result.is_ng, result.score, result.threshold, result.category)
+        if device:  # the device's verdict, numbers and overlay, said as such
+            self.readouts.show_device(result.frame.device)
+            self.model_label.setText(f"Model: on the device ({result.frame.device.get('release', '?')}, "
+                                     f"{result.frame.device.get('engine', '?')}); results from "
+                                     f"{result.frame.name.split(' #')[0]}")
         self.readouts.show_timings(result.timings, batch.timings)
         if batch.saved:
             self.source_state.setText(f"saved {batch.saved[-1]}")

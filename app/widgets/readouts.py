@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import psutil
@@ -92,6 +93,7 @@ class QtReadouts(QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
         self._process = psutil.Process()
+        self.device_mode = False  # the numbers are a Jetson's (jetson:// source), not this machine's
 
     def values(self) -> dict[str, str]:
         return {name: label.text() for name, label in self.labels.items()}
@@ -106,8 +108,27 @@ class QtReadouts(QWidget):
         self.plot.append(history)
 
     def show_rates(self, fps: float, source_dropped: int, display_dropped: int) -> None:
-        self.set_value("frames per second", f"{fps:.1f}")
+        if not self.device_mode:  # a device's own rate comes with its status (`show_device`)
+            self.set_value("frames per second", f"{fps:.1f}")
         self.set_value("dropped frames", f"{source_dropped} at capture, {display_dropped} at display")
+
+    def show_device(self, status: Mapping[str, Any]) -> None:
+        """A Jetson's own figures (its status file), each marked as the device's: memory, engine, FPS."""
+        self.device_mode = True
+        memory = status.get("memory") or {}
+        self.set_value("process memory (RSS)", f"device: {memory.get('process_rss_mb', 0):.0f} MB (live.py)")
+        shared = memory.get("shared_ram_used_mb")
+        self.set_value("GPU memory", f"device: {shared:.0f} / {memory.get('shared_ram_total_mb', 0):.0f} MB shared "
+                                     f"RAM ({status.get('memory_source', '')})" if shared is not None
+                       else f"device: n/a ({status.get('memory_source', 'no tegrastats')})")
+        self.set_value("runtime", f"device: {status.get('engine', '?')}")
+        self.set_value("model size on disk", f"device release {status.get('release', '?')}")
+        self.set_value("frames per second", f"{float(status.get('fps', 0.0)):.1f} on the device")
+
+    def show_local(self) -> None:
+        """Back to this machine's own figures after watching a device."""
+        self.device_mode = False
+        self.refresh_memory()
 
     def show_model(self, runtime_name: str, model_bytes: int, integer_path: str) -> None:
         self.set_value("runtime", runtime_name)
@@ -115,6 +136,9 @@ class QtReadouts(QWidget):
         self.set_value("model size on disk", f"{model_bytes / 2**20:.1f} MB")
 
     def refresh_memory(self) -> None:
-        """Called by a once-a-second timer on the UI thread (cheap: one /proc read)."""
+        """Called by a once-a-second timer on the UI thread (cheap: one /proc read); not while the numbers are a
+        device's (`show_device`)."""
+        if self.device_mode:
+            return
         self.set_value("process memory (RSS)", f"{self._process.memory_info().rss / 2**20:.0f} MB")
         self.set_value("GPU memory", gpu_memory_text())

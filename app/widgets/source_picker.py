@@ -10,19 +10,22 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QWidget)
 
 from core.data.images import IMAGE_SUFFIXES
+from core.deploy.live_feed import SCHEME as JETSON_SCHEME
+from core.deploy.live_feed import open_jetson_source
 from core.errors import InputError
 from core.sources import DEMO_URI, FrameSource, open_source
 from core.sources.files import ImageFilesSource
 from core.sources.folder import FolderSource
 from core.sources.video import VIDEO_SUFFIXES
 
-DEMO, CAMERA, VIDEO, FOLDER, IMAGES = "demo", "camera", "video", "folder", "images"
+DEMO, CAMERA, VIDEO, FOLDER, IMAGES, JETSON = "demo", "camera", "video", "folder", "images", "jetson"
 KINDS = (
     (DEMO, "Demo images"),
     (CAMERA, "Camera / stream"),
     (VIDEO, "Video file"),
     (FOLDER, "Watched folder"),
     (IMAGES, "Image files (step with N)"),
+    (JETSON, "Jetson (inspected on the device)"),
 )
 _PLACEHOLDERS = {
     DEMO: "the demo data set's test images, looping",
@@ -30,6 +33,7 @@ _PLACEHOLDERS = {
     VIDEO: "file://video.mp4 or a path",
     FOLDER: "file://folder/ or a path: new images are inspected as they arrive",
     IMAGES: "image paths separated by ';' (or drop images on the window)",
+    JETSON: "jetson://nvidia@jetson.local?key=~/.ssh/id_ed25519 (live inspection running on the device, over SSH)",
 }
 _PATH_SEPARATOR = ";"
 
@@ -80,6 +84,8 @@ class QtSourcePicker(QWidget):
         path = Path(_strip_file_scheme(text))
         if text == DEMO_URI:
             kind = DEMO
+        elif text.startswith(JETSON_SCHEME):
+            kind = JETSON
         elif text.startswith("file://") or (path.exists() and "://" not in text):
             kind = FOLDER if path.is_dir() else IMAGES if path.suffix.lower() in IMAGE_SUFFIXES else VIDEO
             self.include_existing.setChecked(kind == FOLDER)  # jetson-utils reads what a folder already holds
@@ -105,6 +111,8 @@ class QtSourcePicker(QWidget):
             if missing:
                 raise InputError(f"{missing[0]}: no such image file")
             return ImageFilesSource(paths, step=True, keep_open=True, description=f"{len(paths)} image(s)")
+        if kind == JETSON or text.startswith(JETSON_SCHEME):
+            return open_jetson_source(text if text.startswith(JETSON_SCHEME) else JETSON_SCHEME + text)
         return open_source(text, pace_video=True)
 
     def _kind_changed(self) -> None:

@@ -2,6 +2,10 @@
 
     python -m core deploy --model DIR_OR_BUNDLE --host HOST [--port 22] --user USER [--key PATH]
                           [--remote-dir PATH] [--build/--no-build] [--known-hosts PATH] [--trust-new-host]
+                          [--start-live SOURCE [--headless] [--loop] [--category NAME] [--manager ...]]
+
+After the switch, live inspection is started on the device (--start-live), or restarted on the new release where
+it was running (see `python -m core device`).
 
 Expected failures (unknown host key, refused key, unreachable device, no disk space, failed build...) are printed
 as one clear message and exit with status 1; an unknown host key is asked about on a terminal, or trusted with
@@ -11,13 +15,14 @@ as one clear message and exit with status 1; an unknown host key is asked about 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.commands import arg_types
+from core.commands.device import add_live_flags, after_switch
+from core.commands.device_flags import add_device_flags, with_prompts
 from core.deploy.errors import UnknownHostKey
 from core.errors import InputError
 
@@ -39,25 +44,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="a deployment bundle, or a model directory to export to one first")
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="int8",
                         help="precision of the bundle exported from a model directory (default: int8)")
-    parser.add_argument("--host", required=True, help="the Jetson's host name or address")
-    parser.add_argument("--port", type=arg_types.whole_number(1, 65535), default=22)
-    parser.add_argument("--user", required=True, help="login on the Jetson")
-    parser.add_argument("--key", type=arg_types.input_file, help="private key (default: the SSH agent and ~/.ssh/id_*)")
-    parser.add_argument("--remote-dir", default="~/inspection-station",
-                        help="deployment directory on the Jetson (default: ~/inspection-station)")
+    add_device_flags(parser)
     parser.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
                         help="build the TensorRT engine on the device before activating (default: --build)")
-    parser.add_argument("--known-hosts", type=Path, help="known_hosts file (default: ~/.ssh/known_hosts)")
-    parser.add_argument("--trust-new-host", action="store_true",
-                        help="trust an unknown host key (never a changed one) and remember it")
     parser.add_argument("--max-batch", type=arg_types.whole_number(1, 256), default=4,
                         help="largest batch the engine accepts (default 4)")
     parser.add_argument("--retries", type=arg_types.whole_number(0, 100), default=3,
                         help="reconnections after a dropped connection")
-    parser.add_argument("--timeout", type=arg_types.SECONDS, default=60.0, help="seconds allowed per remote step")
     parser.add_argument("--build-timeout", type=arg_types.SECONDS, default=3600.0, help="seconds allowed for the build")
     parser.add_argument("--log-dir", type=arg_types.output_folder, default=DEFAULT_LOG_DIR,
                         help=f"where the local deployment log goes (default: {DEFAULT_LOG_DIR})")
+    parser.add_argument("--start-live", metavar="SOURCE",
+                        help="then run live inspection on the device's display from SOURCE (csi://0, "
+                             "v4l2:///dev/video0, rtsp://..., file://...); see `python -m core device`")
+    add_live_flags(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             check_key(args.key)
         with tempfile.TemporaryDirectory(prefix="deploy-") as work:
             bundle = resolve_bundle(args.model, precision=args.precision, work_dir=Path(work))
-            result = _deploy_with_prompts(bundle, args, options)
+            result = with_prompts(args, lambda target, passphrase: _drive(bundle, target, options, passphrase))
+            live = after_switch(args, result.current_path.rsplit("/", 1)[0])
     except KeyboardInterrupt:
         print("\ncancelled; the device's active deployment only changes at the final switch", file=sys.stderr)
         return 130
@@ -93,34 +94,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"active: {result.current_path} -> {result.release_path}")
     if result.local_log:
         print(f"log: {result.local_log}")
+    if live:
+        print(live)
     return 0
-
-
-def _deploy_with_prompts(bundle: Path, args: argparse.Namespace, options: DeployOptions) -> DeployResult:
-    """Deploy, asking about an unknown host key or a key passphrase when there is someone to ask."""
-    from core.deploy.connection import SshTarget
-    from core.deploy.errors import KeyNeedsPassphrase
-    from core.deploy.host_keys import trust_host_key
-
-    target = SshTarget(args.host, args.user, args.port, args.key, args.known_hosts,
-                       connect_timeout=min(args.timeout, 15.0))
-    passphrase: str | None = None
-    trusted, asked = False, 0
-    while True:
-        try:
-            return _drive(bundle, target, options, passphrase)
-        except UnknownHostKey as unknown:
-            if trusted or not (args.trust_new_host or _confirm(unknown)):
-                raise
-            path = trust_host_key(unknown.host, unknown.port, unknown.key_type, unknown.key_base64,
-                                  args.known_hosts)
-            print(f"added {unknown.key_type} {unknown.fingerprint} for {unknown.host} to {path}")
-            trusted = True
-        except KeyNeedsPassphrase:
-            if asked >= 3 or not sys.stdin.isatty():
-                raise
-            passphrase = getpass.getpass(f"passphrase for {args.key}: ")
-            asked += 1
 
 
 def _drive(bundle: Path, target: SshTarget, options: DeployOptions, passphrase: str | None) -> DeployResult:
@@ -151,11 +127,3 @@ def _drive(bundle: Path, target: SshTarget, options: DeployOptions, passphrase: 
         if bar is not None:
             bar.close()
         job.close()
-
-
-def _confirm(unknown: UnknownHostKey) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    print(f"The host key of {unknown.host} port {unknown.port} is not known:\n  {unknown.key_type} "
-          f"{unknown.fingerprint}\nCompare it with the device's (ssh-keygen -lf on its /etc/ssh/ssh_host_*.pub).")
-    return input("Trust it and remember it? [y/N] ").strip().lower() in ("y", "yes")

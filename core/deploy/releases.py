@@ -13,9 +13,12 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.deploy.errors import DeployError
-from core.deploy.remote import Remote
+
+if TYPE_CHECKING:  # the layout is read without paramiko (the CLI's flags, live_service's constants)
+    from core.deploy.remote import Remote
 
 RELEASES = "releases"
 CURRENT = "current"

@@ -12,12 +12,14 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import paramiko
 
-from core.deploy.connection import ConnectionLost
+from core.deploy.connection import ConnectionLost, SshTarget, open_client
+from core.deploy.errors import ConnectionFailed
 from core.jobs import CancelToken
 
 _POLL_SECONDS = 0.005
@@ -146,3 +148,17 @@ class Remote:
         if time.monotonic() > deadline:
             raise ConnectionLost(f"{self.label} did not finish `{command[:60]}` within {limit:.0f} s")
         time.sleep(_POLL_SECONDS)
+
+
+@contextmanager
+def connected(target: SshTarget, passphrase: str | None = None, timeout: float = 60.0) -> Iterator[Remote]:
+    """A `Remote` for one short conversation with the device, closed after it; a connection that cannot be opened
+    is a `ConnectionFailed` (no retry: the operator asked for something and is told at once)."""
+    try:
+        remote = Remote(open_client(target, passphrase), target.label, timeout)
+    except ConnectionLost as lost:
+        raise ConnectionFailed(str(lost)) from None
+    try:
+        yield remote
+    finally:
+        remote.close()

@@ -10,8 +10,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +39,14 @@ class Frame:
     path: Path | None = None
     capture_seconds: float = 0.0
     captured_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeviceFrame(Frame):
+    """A frame inspected elsewhere (a Jetson running live.py): `image` already carries the device's overlay and
+    `device` is the device's status for it (verdict, score, threshold, latency split, memory, engine)."""
+
+    device: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from core.data.images import resize_image
 from core.errors import InputError
 from core.jobs import CancelToken
 from core.overlay import normalise_map, render_overlay, save_png
-from core.sources.base import Frame, FrameSource, SourceStatus
+from core.sources.base import DeviceFrame, Frame, FrameSource, SourceStatus
 from core.sources.reader import LatestFrameReader
 
 THUMBNAIL_SIZE = 160
@@ -153,7 +153,10 @@ def inspect_stream(
                 yield None
                 continue
             inspected += 1
-            yield inspect_frame(runtime, frame, settings, inspected, reader.dropped)
+            if isinstance(frame, DeviceFrame):  # inspected on the device already: show its result
+                yield device_result(frame, inspected, reader.dropped)
+            else:
+                yield inspect_frame(runtime, frame, settings, inspected, reader.dropped)
         yield from reader.pop_statuses()
     return inspected
 
@@ -188,6 +191,20 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
     )
     return FrameResult(index, frame, score, threshold, heat, anomaly_map, category, timings, dropped, thumbnail,
                        saved_to, save_error)
+
+
+def device_result(frame: DeviceFrame, index: int = 0, dropped: int = 0) -> FrameResult:
+    """A device's own verdict as a `FrameResult`: its score, threshold and latency split (capture and
+    pre-processing together, as here). The overlay is drawn into the image on the device, so the heat map is empty."""
+    last = frame.device.get("last") or {}
+    latency = frame.device.get("latency_ms") or {}
+    score, threshold = float(last.get("score", 0.0)), float(last.get("threshold", 1.0))
+    timings = Timings(capture_ms=float(latency.get("capture", 0.0)) + float(latency.get("pre", 0.0)),
+                      inference_ms=float(latency.get("engine", 0.0)), post_ms=float(latency.get("post", 0.0)))
+    blank = np.zeros((8, 8), np.float32)
+    thumbnail = _thumbnail_frame(frame.image) if score >= threshold else None
+    return FrameResult(index, frame, score, threshold, blank.astype(np.uint8), blank, str(last.get("category", "")),
+                       timings, dropped, thumbnail)
 
 
 def warm_up_overlay() -> None:

@@ -248,7 +248,10 @@ class TrtRuntime:
 
     def predict(self, images: Images) -> Tuple[np.ndarray, np.ndarray]:
         """Scores (N,) and anomaly maps (N x H x W) for a batch of RGB uint8 images of the bundle's size."""
-        batch = prepare_batch(images, self.manifest["input"], self.manifest.get("normalisation", {}))
+        return self.infer(prepare_batch(images, self.manifest["input"], self.manifest.get("normalisation", {})))
+
+    def infer(self, batch: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """`predict` on an already prepared N x 3 x H x W batch (live.py times pre-processing apart)."""
         outputs = self._execute(batch)
         scores = outputs[self._name_of("score")].reshape(len(batch), -1)[:, 0]
         maps = outputs[self._name_of("anomaly_map")]

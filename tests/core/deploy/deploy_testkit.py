@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,3 +224,51 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def use_this_python_on_the_device(server: SshServer) -> None:
+    """The device's python3 is this interpreter (numpy, OpenCV and onnxruntime, as a Jetson's would have): a
+    wrapper, not a link, since a venv's python finds its packages by its own path."""
+    wrapper = server.bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+
+
+def write_video(path: Path, frames: int = 12, size: int = 64, fps: float = 10.0) -> Path:
+    """An MJPG video of random frames."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def deploy_for_live(server: SshServer, bundle: Path, root: Path) -> None:
+    """`bundle` deployed (engine not built) to `root` behind `server`, whose python3 can run live.py."""
+    from core.deploy.push import DeployOptions, deploy
+    from core.jobs import CancelToken, run_to_end
+
+    use_this_python_on_the_device(server)
+    run_to_end(deploy(bundle, server.target(), CancelToken(), DeployOptions(remote_dir=str(root), build=False)))
+
+
+@contextmanager
+def live_device(server: SshServer, bundle: Path, root: Path, source: str) -> Iterator[Path]:
+    """`bundle` deployed to `root` behind `server` and live.py running on `source` (headless, looping, under the
+    supervisor: there is no systemd user session here); yields the state folder; stopped afterwards."""
+    from core.deploy import live_service
+    from core.deploy.connection import open_client
+    from core.deploy.remote import Remote
+
+    deploy_for_live(server, bundle, root)
+    remote = Remote(open_client(server.target()), server.target().label, timeout=30.0)
+    try:
+        options = live_service.LiveOptions(source=source, headless=True, loop=True, restart_sec=0.2)
+        live_service.start(remote, str(root), options, live_service.PROCESS)
+        yield root / live_service.STATE_DIR
+    finally:
+        live_service.stop(remote, str(root))
+        remote.close()

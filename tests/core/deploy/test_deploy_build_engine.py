@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from deploy_testkit import fake_trtexec, recorded_build_arguments
 
+from core.bundle import DEVICE_SCRIPTS
 from core.deploy.device import build_engine
 from core.deploy.device.build_engine import (EXIT_BUILD_FAILED, EXIT_NO_TRTEXEC, EXIT_OK, EXIT_TIMEOUT,
                                              EXIT_UNSUPPORTED, BundleProblem, check_supported, find_trtexec,
@@ -165,7 +166,7 @@ _NEWER_THAN_38 = {"removeprefix", "removesuffix", "is_relative_to", "with_stem",
 _BUILTIN_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 
-@pytest.mark.parametrize("name", ["build_engine.py", "trt_runtime.py"])
+@pytest.mark.parametrize("name", DEVICE_SCRIPTS)
 def test_device_scripts_are_python_38_and_self_contained(name: str) -> None:
     source = (DEVICE_DIR / name).read_text()
     tree = ast.parse(source, feature_version=(3, 8))  # syntax: no match, no parenthesised context managers...

@@ -11,7 +11,8 @@ import onnxruntime
 import pytest
 from onnx import TensorProto
 
-from core.bundle import BUNDLE_FORMAT, MANIFEST, bundle_files, read_bundle_manifest, verify_bundle, write_bundle
+from core.bundle import (BUNDLE_FORMAT, DEVICE_SCRIPTS, MANIFEST, bundle_files, read_bundle_manifest, verify_bundle,
+                         write_bundle)
 from core.deploy.source import resolve_bundle
 from core.errors import InputError
 from core.files import sha256_of
@@ -37,7 +38,8 @@ def test_int8_bundle_records_graph_facts_and_hashes(tmp_path: Path) -> None:
     assert {o["name"]: (o["role"], o["shape"]) for o in manifest.outputs} == {
         "score": ("score", [-1]), "anomaly_map": ("anomaly_map", [-1, 1, SIZE, SIZE])}
     assert manifest.thresholds == Thresholds(image=0.5, map_low=0.1) and manifest.normalisation == NORMALISATION
-    assert set(manifest.files) == {"model.onnx", "device/build_engine.py", "device/trt_runtime.py"}
+    assert set(manifest.files) == {"model.onnx", *(f"device/{name}" for name in DEVICE_SCRIPTS)}
+    assert {"build_engine.py", "trt_runtime.py", "live.py", "live_sources.py"} <= set(DEVICE_SCRIPTS)
     for name, digest in manifest.files.items():
         assert sha256_of(bundle / name) == digest
     assert bundle_files(manifest)[-1] == MANIFEST

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from deploy_testkit import SshServer, fake_trtexec, make_bundle, recorded_build_arguments
 
-from core.bundle import MANIFEST, verify_bundle
+from core.bundle import DEVICE_SCRIPTS, MANIFEST, verify_bundle
 from core.files import sha256_of
 from core.deploy.connection import SshTarget, open_client
 from core.deploy.errors import (AuthenticationFailed, ConnectionFailed, DeployError, EngineNotBuilt,
@@ -54,11 +54,11 @@ def test_clean_deploy_files_match_by_sha256_on_the_device(sshd: SshServer, bundl
     assert result.previous_release is None and not result.engine_built
     manifest = verify_bundle(release)  # every file re-hashed on the device's disk
     assert sha256_of(release / MANIFEST) == sha256_of(bundle / MANIFEST)
-    assert sorted(manifest.files) == ["device/build_engine.py", "device/trt_runtime.py", "model.onnx"]
+    assert sorted(manifest.files) == [*(f"device/{name}" for name in DEVICE_SCRIPTS), "model.onnx"]
     uploads = [p for p in seen if p.stage == "upload"]
     assert uploads[-1].step == uploads[-1].total == result.bundle_bytes == result.bytes_sent
     assert {p.stage for p in seen} >= {"connect", "prepare", "upload", "verify", "activate", "done"}
-    assert "all 4 files match on the device" in result.local_log.read_text()
+    assert f"all {len(DEVICE_SCRIPTS) + 2} files match on the device" in result.local_log.read_text()
     # A second deploy switches `current`, keeps the first release, and prunes beyond `keep_releases`.
     second = _deploy(bundle, sshd.target(), root)
     assert second.previous_release == f"releases/{result.release_id}"
