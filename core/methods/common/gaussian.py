@@ -43,15 +43,6 @@ class GaussianStatistics:
         covariance = 0.5 * (covariance + covariance.transpose(1, 2))  # exactly symmetric despite rounding
         return covariance + regularisation * torch.eye(covariance.shape[-1], dtype=torch.float64)
 
-    def total_variance(self) -> Tensor:
-        """The trace of each position's (unregularised) covariance: P, float64. Its mean over positions is how far,
-        in squared Euclidean distance, the samples typically lie from their means."""
-        if self.count < 2:
-            raise ValueError(f"a variance needs at least 2 samples, got {self.count}")
-        mean = self.sum / self.count
-        squares = torch.diagonal(self.outer, dim1=1, dim2=2)
-        return ((squares - self.count * mean.pow(2)) / (self.count - 1)).sum(dim=1)
-
     def finish(self, regularisation: float) -> tuple[Tensor, Tensor]:
         """(mean P x d, inverse covariance P x d x d), float32, the inverse computed in float64.
 

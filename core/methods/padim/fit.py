@@ -48,11 +48,10 @@ def fit_gaussians(
             raise ValueError("fit needs at least one image")
         positions = next(iter(statistics.values())).sum.shape[0]
         yield Progress(0, 0, f"inverting {len(statistics)} x {positions} covariances", stage="invert")
-        means, precisions, spreads = [], [], []
+        means, precisions = [], []
         for label in sorted(statistics):
             cancel.raise_if_cancelled()
             mean, precision = statistics[label].finish(settings.covariance_regularisation)
             means.append(mean)
             precisions.append(precision)
-            spreads.append(statistics[label].total_variance().mean().clamp_min(1e-12).float())
-        model.set_statistics(torch.stack(means), torch.stack(precisions), torch.stack(spreads))
+        model.set_statistics(torch.stack(means), torch.stack(precisions))

@@ -96,14 +96,16 @@ def test_each_category_gets_its_own_gaussians_and_an_image_is_scored_by_the_one_
     assert unified.statistics_bytes == 2 * one_class["dark"].statistics_bytes
 
 
-def test_a_model_saved_before_per_category_gaussians_is_refused_naming_what_it_lacks(tmp_path) -> None:
+def test_a_model_saved_with_one_shared_gaussian_per_position_still_loads_and_scores(tmp_path) -> None:
     model, config, _ = fitted(seed=4)
     old = copy.deepcopy(model)
     old.mean, old.precision = model.mean[0], model.precision[0]  # the layout before categories: P x d, P x d x d
-    del old._buffers["spread"]
     directory = save_model(old, config, tmp_path / "model", categories=["x"], export_graph=False)
-    with pytest.raises(InputError, match="weights.safetensors: the weights do not fit .* missing, e.g. spread"):
-        load_model(directory)
+    loaded = load_model(directory).network
+    assert loaded.mean.dim() == 2
+    pixels = torch.rand(2, 3, SIZE, SIZE) * 255
+    with torch.no_grad():
+        assert torch.equal(loaded(pixels)[0], model(pixels)[0])
 
 
 def test_image_score_is_the_maximum_of_the_smoothed_map() -> None:
