@@ -74,7 +74,12 @@ class OnnxEngine(Engine):
         graph = inside_bundle(bundle_dir, manifest.get("graph", {}).get("file", "model.onnx"))
         available = onnxruntime.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        self._session = onnxruntime.InferenceSession(graph, providers=providers)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning, as the station's runtime does: the capture thread and the
+        # display share the cores, and spinning workers starve them (several times slower on a shared 2-core CPU).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(graph, sess_options=options, providers=providers)
         roles = output_roles(manifest)
         self._outputs = [next(n for n, r in roles.items() if r == "score"),
                          next(n for n, r in roles.items() if r == "anomaly_map")]
