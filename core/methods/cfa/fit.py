@@ -31,8 +31,9 @@ def fit_cfa(model: CfaModel, images: torch.Tensor, config: ModelConfig, cancel: 
 
     optimiser = descriptor_optimiser(list(model.descriptor.parameters()), settings.learning_rate)
     yield from fit_by_gradient(model, optimiser, images,
-                               lambda batch: coupled_hypersphere_loss(*model.hypersphere_terms(batch)),
-                               settings.epochs, settings.batch_size, config.seed, cancel)
+                               lambda batch, frozen: coupled_hypersphere_loss(*model.hypersphere_terms(batch, frozen)),
+                               settings.epochs, settings.batch_size, config.seed, cancel,
+                               frozen_features=model.frozen_features)
 
 
 def descriptor_optimiser(parameters: Sequence[nn.Parameter], learning_rate: float) -> torch.optim.Optimizer:

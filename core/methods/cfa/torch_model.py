@@ -62,10 +62,16 @@ class CfaModel(WithFrozenParts):
             features = list(self.extractor(torch.zeros(1, 3, 64, 64)).values())
         return sum(feature.shape[1] for feature in features), 64 // features[0].shape[-1]
 
-    def target_features(self, pixels: Tensor) -> Tensor:
-        """The descriptor's target-oriented features, N x C x h x w."""
+    def frozen_features(self, pixels: Tensor) -> tuple[Tensor]:
+        """The frozen extractor's locally aware patch features, N x C x h x w; training computes them once per
+        image."""
         with torch.no_grad():
-            patches = locally_aware_patches(self.extractor(pixels).values())
+            return (locally_aware_patches(self.extractor(pixels).values()),)
+
+    def target_features(self, pixels: Tensor, frozen: tuple[Tensor] | None = None) -> Tensor:
+        """The descriptor's target-oriented features, N x C x h x w; `frozen`, where given, is
+        `frozen_features(pixels)` computed earlier."""
+        (patches,) = self.frozen_features(pixels) if frozen is None else frozen
         return self.descriptor(patches)
 
     def set_memory_bank(self, bank: Tensor) -> None:
@@ -81,10 +87,10 @@ class CfaModel(WithFrozenParts):
         """The bank's entries, M x C (recovered from the scoring matrix)."""
         return -0.5 * self.scoring_matrix[:-1].T
 
-    def hypersphere_terms(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+    def hypersphere_terms(self, pixels: Tensor, frozen: tuple[Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """The loss's hinge arguments per patch: D(phi, c_k) - r^2 for the K nearest entries (N x P x K) and
         r^2 - D(phi, c_j) - alpha for the J after them (N x P x J), D the squared distance."""
-        features = self.target_features(pixels).flatten(2).transpose(1, 2)  # N x P x C
+        features = self.target_features(pixels, frozen).flatten(2).transpose(1, 2)  # N x P x C
         nearest = self._nearest_squared_distances(features)
         radius_squared = self.radius**2
         attraction = nearest[..., : self.neighbours] - radius_squared

@@ -23,5 +23,7 @@ def fit_reverse_distillation(
     settings: ReverseDistillationSettings = config.settings
     parameters = itertools.chain(model.bottleneck.parameters(), model.decoder.parameters())
     optimiser = torch.optim.Adam(parameters, lr=settings.learning_rate, betas=(0.5, 0.999))
-    yield from fit_by_gradient(model, optimiser, images, lambda batch: reverse_distillation_loss(*model.features(batch)),
-                               settings.epochs, settings.batch_size, config.seed, cancel)
+    yield from fit_by_gradient(model, optimiser, images,
+                               lambda batch, frozen: reverse_distillation_loss(*model.features(batch, frozen)),
+                               settings.epochs, settings.batch_size, config.seed, cancel,
+                               frozen_features=model.frozen_features)

@@ -51,10 +51,17 @@ class ReverseDistillationModel(WithFrozenParts):
         self.decoder = MirrorDecoder(self.taps, self.bottleneck.embedding_channels, self.bottleneck.embedding_stride)
         self.blur = GaussianBlur(blur_sigma)
 
-    def features(self, pixels: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """The encoder's features at the tapped layers and the decoder's reconstruction of them."""
+    def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor]]:
+        """The frozen encoder's features at the tapped layers; training computes them once per image."""
         with torch.no_grad():
-            encoder = self.encoder(pixels)
+            return (self.encoder(pixels),)
+
+    def features(
+        self, pixels: Tensor, frozen: tuple[dict[str, Tensor]] | None = None
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The encoder's features at the tapped layers and the decoder's reconstruction of them; `frozen`, where
+        given, is `frozen_features(pixels)` computed earlier."""
+        (encoder,) = self.frozen_features(pixels) if frozen is None else frozen
         # Python ints: the exporters record the (fixed) map sizes as constants, not as Shape arithmetic.
         sizes = {key: (int(value.shape[-2]), int(value.shape[-1])) for key, value in encoder.items()}
         decoder = self.decoder(self.bottleneck(encoder), sizes)

@@ -22,5 +22,7 @@ def fit_student(
     settings: StudentSettings = config.settings
     optimiser = torch.optim.SGD(model.student.parameters(), lr=settings.learning_rate, momentum=0.9,
                                 weight_decay=1e-4)
-    yield from fit_by_gradient(model, optimiser, images, lambda batch: feature_matching_loss(*model.features(batch)),
-                               settings.epochs, settings.batch_size, config.seed, cancel)
+    yield from fit_by_gradient(model, optimiser, images,
+                               lambda batch, frozen: feature_matching_loss(*model.features(batch, frozen)),
+                               settings.epochs, settings.batch_size, config.seed, cancel,
+                               frozen_features=model.frozen_features)

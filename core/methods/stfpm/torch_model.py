@@ -53,11 +53,21 @@ class StudentTeacherModel(WithFrozenParts):
         self.student = nn.ModuleList(list(student_layers)[shared_prefix:])
         self.blur = GaussianBlur(blur_sigma)
 
-    def features(self, pixels: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Teacher and student features for the tapped layers."""
+    def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor], Tensor | None]:
+        """What the frozen teacher makes of `pixels`: its tapped features and, for PaSTe, the shared layers' output
+        the student starts from (None for STFPM). Training computes it once per image (`FrozenCache`)."""
         with torch.no_grad():
-            shared = self.teacher.prefix(pixels, self.shared_prefix) if self.shared_prefix else None
-            teacher = self.teacher(pixels) if shared is None else self._teacher_from(shared)
+            if not self.shared_prefix:
+                return self.teacher(pixels), None
+            shared = self.teacher.prefix(pixels, self.shared_prefix)
+            return self._teacher_from(shared), shared
+
+    def features(
+        self, pixels: Tensor, frozen: tuple[dict[str, Tensor], Tensor | None] | None = None
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Teacher and student features for the tapped layers; `frozen`, where given, is `frozen_features(pixels)`
+        computed earlier."""
+        teacher, shared = self.frozen_features(pixels) if frozen is None else frozen
         student_input = self.teacher.normalise(pixels) if shared is None else shared
         student = run_layers(self.student, student_input, self.shared_prefix, self.taps)
         return teacher, student

@@ -80,8 +80,10 @@ def _train_students(
 ) -> Generator[Progress, None, None]:
     settings: UninformedStudentsSettings = config.settings
     optimiser = torch.optim.Adam(model.students.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
-    yield from fit_by_gradient(model, optimiser, images, lambda batch: regression_loss(*model.regress(batch)),
-                               settings.epochs, settings.batch_size, config.seed, cancel)
+    yield from fit_by_gradient(model, optimiser, images,
+                               lambda batch, frozen: regression_loss(*model.regress(batch, frozen)),
+                               settings.epochs, settings.batch_size, config.seed, cancel,
+                               frozen_features=model.frozen_features)
 
 
 class ScoreMoments:

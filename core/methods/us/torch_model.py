@@ -81,10 +81,18 @@ class UninformedStudentsModel(WithFrozenParts):
         self.register_buffer("score_stats", torch.tensor([[0.0, 1.0, 0.0, 1.0]]).repeat(len(self.taps), 1))
         self.blur = GaussianBlur(blur_sigma)
 
-    def regress(self, pixels: Tensor) -> tuple[dict[str, Tensor], list[dict[str, Tensor]]]:
-        """The standardised teacher descriptors and every student's prediction of them, per tapped layer."""
+    def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor]]:
+        """The standardised teacher descriptors (their statistics are fitted before the students train, so they
+        stay fixed while the students learn); training computes them once per image."""
         with torch.no_grad():
-            targets = {key: self.descriptor_norm[key](value) for key, value in self.teacher(pixels).items()}
+            return ({key: self.descriptor_norm[key](value) for key, value in self.teacher(pixels).items()},)
+
+    def regress(
+        self, pixels: Tensor, frozen: tuple[dict[str, Tensor]] | None = None
+    ) -> tuple[dict[str, Tensor], list[dict[str, Tensor]]]:
+        """The standardised teacher descriptors and every student's prediction of them, per tapped layer; `frozen`,
+        where given, is `frozen_features(pixels)` computed earlier."""
+        (targets,) = self.frozen_features(pixels) if frozen is None else frozen
         student_input = self.teacher.normalise(pixels)
         predictions = [run_layers(student, student_input, 0, self.taps) for student in self.students]
         return targets, predictions
