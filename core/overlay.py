@@ -19,6 +19,16 @@ def normalise_map(anomaly_map: np.ndarray, low: float, threshold: float) -> np.n
     return np.clip((anomaly_map - low) / span, 0.0, 1.0).astype(np.float32)
 
 
+def heat_levels(anomaly_map: np.ndarray, low: float, threshold: float) -> np.ndarray:
+    """`normalise_map` scaled to 0..255 and rounded, as uint8: the live view's heat map, in two passes over the map
+    and one buffer instead of seven (it runs on every frame)."""
+    scale = 255.0 / max(threshold - low, 1e-12)
+    levels = np.multiply(anomaly_map, scale, dtype=np.float32)
+    levels += 0.5 - low * scale  # + 0.5: the cast below truncates, this rounds
+    np.clip(levels, 0.0, 255.0, out=levels)
+    return levels.astype(np.uint8)
+
+
 def heat_colours(normalised: np.ndarray) -> np.ndarray:
     """0..1 map -> H x W x 3 uint8 RGB through the JET colour scale."""
     indices = np.round(normalised * 255).astype(np.uint8)

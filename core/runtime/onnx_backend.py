@@ -42,4 +42,5 @@ class OnnxRuntime:
         if self.input_is_half:
             pixels = pixels.astype(np.float16)
         scores, maps = self.session.run(None, {self.input_name: pixels})
-        return scores.astype(np.float32), maps[:, 0].astype(np.float32)
+        # asarray: no copy of outputs that are float32 already (every graph but FP16 ones)
+        return np.asarray(scores, np.float32), np.asarray(maps[:, 0], np.float32)

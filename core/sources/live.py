@@ -28,7 +28,7 @@ import numpy as np
 from core.data.images import resize_image
 from core.errors import InputError
 from core.jobs import CancelToken
-from core.overlay import normalise_map, render_overlay, save_png
+from core.overlay import heat_levels, render_overlay, save_png
 from core.sources.base import DeviceFrame, Frame, FrameSource, SourceStatus
 from core.sources.reader import LatestFrameReader
 
@@ -173,7 +173,7 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
     threshold, low, save_to = settings.threshold_for(category), settings.map_low, settings.save_ng_to
     score = float(scores[0])
     anomaly_map = maps[0]
-    heat = np.round(normalise_map(anomaly_map, low, threshold) * 255).astype(np.uint8)
+    heat = heat_levels(anomaly_map, low, threshold)
     thumbnail, saved_to, save_error = None, None, ""
     if score >= threshold:
         small = _thumbnail_frame(frame.image)

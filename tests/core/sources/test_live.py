@@ -10,6 +10,7 @@ import pytest
 from sources_testkit import write_video
 
 from core.jobs import CancelToken
+from core.overlay import heat_levels, normalise_map
 from core.runtime import open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
 from core.sources.base import FAILED, Frame
@@ -105,3 +106,12 @@ def test_a_known_category_is_judged_by_its_own_threshold_scaled_by_the_slider(ti
 
 def test_a_unified_model_directory_carries_category_thresholds(tiny_model: Path) -> None:
     assert set(open_runtime(tiny_model).category_thresholds) == {"stripes"}
+
+
+def test_heat_levels_are_the_normalised_map_in_255_steps() -> None:
+    anomaly_map = np.random.default_rng(0).normal(0.5, 0.4, (64, 64)).astype(np.float32)
+    expected = np.round(normalise_map(anomaly_map, 0.2, 0.9) * 255).astype(np.uint8)
+    levels = heat_levels(anomaly_map, 0.2, 0.9)
+    assert levels.dtype == np.uint8 and levels.shape == (64, 64)
+    assert int(np.abs(levels.astype(int) - expected).max()) <= 1  # round-half-even against half-up, nothing more
+    assert levels[anomaly_map <= 0.2].max() == 0 and levels[anomaly_map >= 0.9].min() == 255
