@@ -27,6 +27,9 @@ def result(index: int, score: float, threshold: float = 0.5, category: str = "st
 
 
 def row_count(db: Path) -> int:
-    """Rows committed so far, read as another process would (its own connection)."""
+    """Rows committed so far, read as another process would (its own connection); 0 before the writer made the
+    table (a child process may be creating the database right now)."""
     with sqlite3.connect(db) as connection:
+        if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'verdicts'").fetchone() is None:
+            return 0
         return connection.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
