@@ -183,7 +183,7 @@ class AuditStore:
         clause, values = where.where()
         order = "ASC" if oldest_first else "DESC"
         tail = "" if limit is None else f" LIMIT {int(limit)}"
-        query = f"SELECT id, {', '.join(_COLUMNS)} FROM verdicts{clause} ORDER BY id {order}{tail}"
+        query = f"SELECT id, {', '.join(_COLUMNS)} FROM verdicts{clause} ORDER BY time {order}, id {order}{tail}"
         for row in self._db.execute(query, values):
             yield _verdict(row)
 
@@ -206,7 +206,7 @@ class AuditStore:
     def last_self_test(self, sha256: str | None = None) -> tuple[str, bool] | None:
         """(time, passed) of the latest self-test (of the model with `sha256`, when given), or None."""
         clause, values = ("WHERE model_sha256 = ?", [sha256]) if sha256 else ("", [])
-        row = self._db.execute(f"SELECT time, passed FROM self_tests {clause} ORDER BY id DESC LIMIT 1",
+        row = self._db.execute(f"SELECT time, passed FROM self_tests {clause} ORDER BY time DESC, id DESC LIMIT 1",
                                values).fetchone()
         return None if row is None else (row[0], bool(row[1]))
 
