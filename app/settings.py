@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from core.audit.frames import DEFAULT_CAP_MB
 from core.audit.location import default_db_path
 
 ORGANISATION = "InspectionStation"
@@ -66,6 +67,11 @@ class AppSettings:
         """The audit database the window records into and the History page reads: the station's (shared with
         `python -m core inspect`, see `core.audit.location`) unless one is chosen here."""
         return Path(self.value("audit/db", str(default_db_path())))
+
+    @property
+    def audit_frame_cap_mb(self) -> float:
+        """Disk the NG frames beside the audit database may take; the oldest go first beyond it."""
+        return self.number("audit/frame_cap_mb", DEFAULT_CAP_MB)
 
     @property
     def self_test_max_age_hours(self) -> float:

@@ -330,7 +330,7 @@ class InspectPage(QWidget):
             return None, None
         if self.recorder is None:
             try:
-                self.recorder = AuditRecorder(self.settings.audit_db)
+                self.recorder = AuditRecorder(self.settings.audit_db, self.settings.audit_frame_cap_mb)
             except InputError as error:  # inspecting goes on; the operator is told that nothing is recorded
                 self.banner.show_error(f"verdicts are not recorded: {error}")
                 return None, None

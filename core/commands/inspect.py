@@ -5,7 +5,9 @@
 
 Source status changes (a camera retrying, a skipped file) go to stderr, so the frame lines stay machine-readable.
 A camera or stream that delivers no frame within `--open-timeout` seconds of the start is an error (exit 2); one
-that drops out later is reconnected for as long as the command runs, as the window does.
+that drops out later is reconnected for as long as the command runs, as the window does. Every verdict is recorded
+in the station's audit database (`core.audit`: batched on a thread of its own, NG frames kept as JPEG) unless
+`--no-audit`; `python -m core history` reads it back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.audit.frames import DEFAULT_CAP_MB
 from core.audit.recorder import AuditRecorder, VerdictContext
 from core.audit.records import ModelIdentity
 from core.commands import arg_types
@@ -50,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"(default {DEFAULT_OPEN_TIMEOUT:g}); later drops are reconnected")
     add_audit_option(parser)
     parser.add_argument("--no-audit", action="store_true", help="do not record the verdicts in the audit database")
+    parser.add_argument("--audit-frames-mb", type=arg_types.real_number(0, 10**7), default=DEFAULT_CAP_MB,
+                        metavar="MB", help=f"disk for the NG frames kept beside the audit database, oldest removed "
+                                           f"first (default {DEFAULT_CAP_MB})")
     parser.set_defaults(run=run)
 
 
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     if runtime.int8_warning:
         print(f"warning: {runtime.int8_warning}", file=sys.stderr)
-    recorder = None if args.no_audit else AuditRecorder(audit_db(args))
+    recorder = None if args.no_audit else AuditRecorder(audit_db(args), args.audit_frames_mb)
     if recorder is not None:
         print(f"recording verdicts in {recorder.db_path}", file=sys.stderr)
     context = VerdictContext(args.source, ModelIdentity.of(runtime.manifest, runtime.model_dir), settings.map_low)
