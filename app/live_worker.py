@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from core.audit.recorder import AuditRecorder, VerdictContext
 from core.errors import InputError
 from core.jobs import CancelToken
 from core.sources import FrameResult, FrameSource, LiveSettings, SourceStatus, inspect_stream
@@ -54,9 +55,13 @@ class QtLiveWorker(QThread):
 
     ready = Signal()
 
-    def __init__(self, runtime: Any, source: FrameSource, settings: LiveSettings, parent: Any = None) -> None:
+    def __init__(self, runtime: Any, source: FrameSource, settings: LiveSettings, parent: Any = None,
+                 recorder: AuditRecorder | None = None, context: VerdictContext | None = None) -> None:
         super().__init__(parent)
         self.runtime, self.source, self.settings = runtime, source, settings
+        # Every verdict goes to the audit trail; `record` only queues it (the recorder's thread writes).
+        self.recorder = recorder if context is not None else None
+        self.context = context
         self.token = CancelToken()
         self._lock = threading.Lock()
         self._notified = False
@@ -114,7 +119,12 @@ class QtLiveWorker(QThread):
             stream.close()
 
     def _post(self, event: FrameResult | SourceStatus) -> None:
+        audit_errors: list[str] = []
+        if self.recorder is not None and isinstance(event, FrameResult):
+            self.recorder.record(event, self.context)  # type: ignore[arg-type]
+            audit_errors = self.recorder.take_errors()
         with self._lock:
+            self._errors += audit_errors
             if isinstance(event, SourceStatus):
                 self._statuses.append(event)
                 del self._statuses[:-_MAX_KEPT]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # The pages besides Inspect import what inspecting never needs: Train, Quantize and Benchmark the training side of
 # the engine (torch, timm, scikit-learn: 5 s or more and ~750 MB), Export SSH and ONNX (paramiko, onnx). Each is
 # built, and imports it, when its tab is first opened, so that opening the window and inspecting never do.
-TRAIN, QUANTIZE, EXPORT, BENCHMARK = "Train", "Quantize", "Export", "Benchmark"
+TRAIN, QUANTIZE, EXPORT, BENCHMARK, HISTORY = "Train", "Quantize", "Export", "Benchmark", "History"
 
 SHORTCUTS = (
     ("Space", "start / stop inspection"),
@@ -68,7 +68,8 @@ class MainWindow(QMainWindow):
                 (TRAIN, self._build_train_page, "app.pages.train_page"),
                 (QUANTIZE, self._build_quantize_page, "app.pages.quantize_page"),
                 (EXPORT, self._build_export_page, "app.pages.export_page"),
-                (BENCHMARK, self._build_benchmark_page, "app.pages.benchmark_page")):
+                (BENCHMARK, self._build_benchmark_page, "app.pages.benchmark_page"),
+                (HISTORY, self._build_history_page, "app.pages.history_page")):
             self.pages.add_lazy_page(title, factory, module)
         self.setCentralWidget(self.pages)
         self.kiosk = False
@@ -126,6 +127,11 @@ class MainWindow(QMainWindow):
         from app.pages.benchmark_page import BenchmarkPage
 
         return BenchmarkPage(self.settings, self.model)
+
+    def _build_history_page(self) -> QWidget:
+        from app.pages.history_page import HistoryPage
+
+        return HistoryPage(self.settings)
 
     # -- model --------------------------------------------------------------------------------------------------
     def _open_start_model(self, model_dir: Path | None) -> None:
@@ -262,6 +268,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker: inspection, training, demo preparation, model loading (waits a few seconds at most)."""
         self.inspect_page.stop(wait=True)
+        self.inspect_page.close_audit()
         for page in self.pages.built_pages():  # a page never opened has nothing running
             page.shutdown()  # type: ignore[attr-defined]
         if self._demo_worker is not None:

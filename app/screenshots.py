@@ -26,7 +26,7 @@ def save(widget: QWidget, path: Path) -> Path:
 
 
 def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]:
-    """Write inspect.png, kiosk.png, train.png and one PNG per further page to `folder`; returns the files."""
+    """Write inspect.png, kiosk.png, history.png, train.png and one PNG per further page to `folder`; returns the files."""
     from app.main_window import MainWindow
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,12 +48,28 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         window.set_kiosk(False)
         window.resize(1500, 950)
         page.stop()
+        written.append(history_page(window, folder))
         written.append(_train_page(window, folder))
         _quantize_variants(window)
         written += _other_pages(window, folder)
     finally:
         close_window(window)
     return written
+
+
+def history_page(window: object, folder: Path) -> Path:
+    """The History page on the verdicts the Inspect page just recorded, the newest NG frame selected."""
+    pages = window.pages  # type: ignore[attr-defined]
+    window.inspect_page.recorder.flush()  # type: ignore[attr-defined]
+    pages.show_tab("History")
+    history = pages.page("History")
+    wait_until(lambda: history.table_model.rowCount() > 0, 30, "the recorded verdicts")
+    ng = next((row for row in range(history.table_model.rowCount())
+               if history.table_model.verdict(row).verdict == "NG"), 0)
+    history.table.selectRow(ng)
+    settle = time.monotonic() + 1.0
+    wait_until(lambda: time.monotonic() > settle, 5, "the History page")
+    return save(window, folder / "history.png")  # type: ignore[arg-type]
 
 
 def _train_page(window: object, folder: Path) -> Path:
@@ -93,7 +109,7 @@ def _other_pages(window: object, folder: Path) -> list[Path]:
     written = []
     for index in range(pages.count()):
         title = pages.tabText(index)
-        if title in ("Inspect", "Train"):
+        if title in ("Inspect", "Train", "History"):
             continue
         pages.setCurrentIndex(index)
         settle = time.monotonic() + 1.0

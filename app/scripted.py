@@ -28,6 +28,8 @@ def scratch_settings(purpose: str) -> AppSettings:
     scratch = Path(tempfile.mkdtemp(prefix=f"inspection-station-{purpose}-"))
     settings = AppSettings(QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat))
     settings.set_value("train/models_folder", str(scratch / "models"))
+    settings.set_value("audit/db", str(scratch / "audit.sqlite"))  # its verdicts are not the station's
+    settings.set_value("audit/frame_cap_mb", 200)  # an hours-long soak must not fill /tmp with NG frames
     return settings
 
 

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from core.audit.frames import DEFAULT_CAP_MB
+from core.audit.location import default_db_path
+
 ORGANISATION = "InspectionStation"
 APPLICATION = "Inspection Station"
 _RECENT_LIMIT = 8
+SELF_TEST_MAX_AGE_HOURS = 8.0  # a shift: the window reminds when the last self-test is older
 
 
 class AppSettings:
@@ -57,3 +61,18 @@ class AppSettings:
         """Where trained models go: chosen by the user, else the platform's application data folder."""
         default = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "models"
         return Path(self.value("train/models_folder", str(default)))
+
+    @property
+    def audit_db(self) -> Path:
+        """The audit database the window records into and the History page reads: the station's (shared with
+        `python -m core inspect`, see `core.audit.location`) unless one is chosen here."""
+        return Path(self.value("audit/db", str(default_db_path())))
+
+    @property
+    def audit_frame_cap_mb(self) -> float:
+        """Disk the NG frames beside the audit database may take; the oldest go first beyond it."""
+        return self.number("audit/frame_cap_mb", DEFAULT_CAP_MB)
+
+    @property
+    def self_test_max_age_hours(self) -> float:
+        return self.number("self_test/max_age_hours", SELF_TEST_MAX_AGE_HOURS)

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-live": ("bench_live", "measure sustained live-inspection FPS and latency split"),
     "deploy": ("deploy", "push a model to a Jetson over SSH and build its TensorRT engine there"),
     "device": ("device", "start, stop and watch live inspection on a deployed Jetson"),
+    "history": ("history", "the audit trail: verdicts counted by verdict and category, exported as CSV"),
+    "self-test": ("self_test", "score the station's known good and bad parts with a model (start of shift)"),
 }
 
 

@@ -42,6 +42,14 @@ def make_mvtec_category(root: Path, name: str, size: int = 64, train: int = 12, 
     return category
 
 
+@pytest.fixture(autouse=True)
+def audit_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test records its verdicts in its own audit database, never in the user's (`core.audit.location`)."""
+    path = tmp_path / "station" / "audit.sqlite"
+    monkeypatch.setenv("INSPECTION_STATION_AUDIT", str(path))
+    return path
+
+
 @pytest.fixture
 def tiny_categories(tmp_path: Path) -> list[Path]:
     """Two small MVTec-layout categories, for unified training in tests."""

@@ -23,8 +23,11 @@ from app.widgets.live_view import QtLiveView
 from app.widgets.ng_strip import QtNgStrip
 from app.widgets.overlay_controls import QtOverlayControls
 from app.widgets.readouts import QtReadouts
+from app.widgets.self_test_panel import QtSelfTestPanel
 from app.widgets.source_picker import DEMO, JETSON, QtSourcePicker
 from app.widgets.verdict import QtVerdictPanel
+from core.audit.recorder import AuditRecorder, VerdictContext
+from core.audit.records import ModelIdentity
 from core.data.images import is_image_file
 from core.errors import InputError
 from core.overlay import render_overlay, save_png
@@ -51,6 +54,7 @@ class InspectPage(QWidget):
         self.last_result: FrameResult | None = None
         self.model_text = "Model: none"
         self._retiring: set[QtLiveWorker] = set()  # stopped workers still finishing: kept alive until they do
+        self.recorder: AuditRecorder | None = None  # the audit trail's writer, opened at the first start
         self.setAcceptDrops(True)
         self._build()
         self._memory_timer = QTimer(self)
@@ -85,12 +89,15 @@ class InspectPage(QWidget):
         self.overlay_controls.save_folder_changed.connect(self._save_folder_changed)
         self.readouts = QtReadouts()
         self.ng_strip = QtNgStrip()
+        self.self_test = QtSelfTestPanel(self.settings.audit_db, self.settings.self_test_max_age_hours)
+        self.self_test.message.connect(self._self_test_message)
 
         self.controls = QWidget()
         controls = QVBoxLayout(self.controls)
         controls.setContentsMargins(0, 0, 0, 0)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.self_test)
         controls.addLayout(model_row)
         source_row = QHBoxLayout()
         source_row.addWidget(self.source_picker, 1)
@@ -178,6 +185,7 @@ class InspectPage(QWidget):
             self.banner.show_message(runtime.int8_warning, "warning")
         else:
             self.banner.hide()
+        self.self_test.set_model(runtime)  # reminds when the last self-test is older than the set time
         if was_running:
             self.start()
 
@@ -206,11 +214,12 @@ class InspectPage(QWidget):
             return False
         self.settings.set_value("inspect/source_kind", self.source_picker.current_kind())
         self.settings.set_value("inspect/source", self.source_picker.location.text())
-        self.start_source(source)
+        self.start_source(source, self.source_picker.location.text())
         return True
 
-    def start_source(self, source: FrameSource) -> None:
-        """Inspect an already opened source (the picker's, or one a script made, e.g. the soak's looping video)."""
+    def start_source(self, source: FrameSource, uri: str = "") -> None:
+        """Inspect an already opened source (the picker's, or one a script made, e.g. the soak's looping video);
+        `uri` is what the audit trail records as its source (default: the source's description)."""
         self.stop()
         self.banner.hide()
         self.live_view.clear_frame()
@@ -218,7 +227,7 @@ class InspectPage(QWidget):
         self.readouts.set_value("source", source.description)
         self.readouts.show_local()
         self.model_label.setText(self.model_text)
-        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self)
+        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self, *self._audit(uri or source.description))
         self.worker.ready.connect(self._take_batch)
         self.worker.finished.connect(self._worker_finished)
         self.worker.start()
@@ -314,6 +323,29 @@ class InspectPage(QWidget):
         self.readouts.show_timings(result.timings, batch.timings)
         if batch.saved:
             self.source_state.setText(f"saved {batch.saved[-1]}")
+
+    def _audit(self, source: str) -> tuple[AuditRecorder | None, VerdictContext | None]:
+        """The recorder (opened once) and what this run's verdicts share; none without a local model."""
+        if self.runtime is None or not self.settings.flag("audit/enabled", True):
+            return None, None
+        if self.recorder is None:
+            try:
+                self.recorder = AuditRecorder(self.settings.audit_db, self.settings.audit_frame_cap_mb)
+            except InputError as error:  # inspecting goes on; the operator is told that nothing is recorded
+                self.banner.show_error(f"verdicts are not recorded: {error}")
+                return None, None
+        model = ModelIdentity.of(self.runtime.manifest, self.runtime.model_dir)
+        return self.recorder, VerdictContext(source, model, self.live_settings.map_low)
+
+    def close_audit(self) -> None:
+        """Commit the verdicts still queued and stop the recorder (the window is closing)."""
+        self.self_test.shutdown()
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+
+    def _self_test_message(self, message: str, kind: str) -> None:
+        self.banner.show_message(message, kind)
 
     def _show_state(self, state: str, message: str) -> None:
         if state == NOTICE:

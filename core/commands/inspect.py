@@ -5,7 +5,9 @@
 
 Source status changes (a camera retrying, a skipped file) go to stderr, so the frame lines stay machine-readable.
 A camera or stream that delivers no frame within `--open-timeout` seconds of the start is an error (exit 2); one
-that drops out later is reconnected for as long as the command runs, as the window does.
+that drops out later is reconnected for as long as the command runs, as the window does. Every verdict is recorded
+in the station's audit database (`core.audit`: batched on a thread of its own, NG frames kept as JPEG) unless
+`--no-audit`; `python -m core history` reads it back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+from core.audit.frames import DEFAULT_CAP_MB
+from core.audit.recorder import AuditRecorder, VerdictContext
+from core.audit.records import ModelIdentity
 from core.commands import arg_types
+from core.commands.audit_flags import add_audit_option, audit_db
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
@@ -45,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         default=DEFAULT_OPEN_TIMEOUT, metavar="SECONDS",
                         help="give up on a camera or stream that delivers no frame within this time "
                              f"(default {DEFAULT_OPEN_TIMEOUT:g}); later drops are reconnected")
+    add_audit_option(parser)
+    parser.add_argument("--no-audit", action="store_true", help="do not record the verdicts in the audit database")
+    parser.add_argument("--audit-frames-mb", type=arg_types.real_number(0, 10**7), default=DEFAULT_CAP_MB,
+                        metavar="MB", help=f"disk for the NG frames kept beside the audit database, oldest removed "
+                                           f"first (default {DEFAULT_CAP_MB})")
     parser.set_defaults(run=run)
 
 
@@ -71,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     if runtime.int8_warning:
         print(f"warning: {runtime.int8_warning}", file=sys.stderr)
+    recorder = None if args.no_audit else AuditRecorder(audit_db(args), args.audit_frames_mb)
+    if recorder is not None:
+        print(f"recording verdicts in {recorder.db_path}", file=sys.stderr)
+    context = VerdictContext(args.source, ModelIdentity.of(runtime.manifest, runtime.model_dir), settings.map_low)
     cancel = CancelToken()
     stream = inspect_stream(runtime, source, settings, cancel)
     started, inspected, ng, failure = time.perf_counter(), 0, 0, ""
@@ -83,12 +98,18 @@ def run(args: argparse.Namespace) -> int:
             elif isinstance(event, FrameResult):
                 inspected, ng = inspected + 1, ng + event.is_ng
                 print(format_result(event), flush=True)
+                if recorder is not None:
+                    recorder.record(event, context)  # queued: written in batches on the recorder's thread
                 if event.save_error:
                     print(event.save_error, file=sys.stderr)
                 if args.max_frames and inspected >= args.max_frames:
                     break
     finally:
         stream.close()  # stops the capture thread and releases the camera or file
+        if recorder is not None:
+            recorder.close()  # commits what is pending
+            for message in recorder.take_errors():
+                print(f"audit: {message}", file=sys.stderr)
     seconds = time.perf_counter() - started
     if inspected or not failure:
         print(f"{inspected} frames, {ng} NG, {inspected / max(seconds, 1e-9):.1f} frames/s", file=sys.stderr)

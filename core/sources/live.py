@@ -214,10 +214,13 @@ def warm_up_overlay() -> None:
 
 def category_of(frame: Frame, categories: list[str]) -> str:
     """The model category a frame shows, when its file path names one (`.../cup/test/crack/003.png`), else ""."""
-    if frame.path is None or not categories:
-        return ""
+    return "" if frame.path is None else category_in_path(frame.path, categories)
+
+
+def category_in_path(path: Path, categories: list[str]) -> str:
+    """The innermost folder of `path` named like one of `categories`, else ""."""
     known = set(categories)
-    for part in reversed(frame.path.parts[:-1]):
+    for part in reversed(Path(path).parts[:-1]):
         if part in known:
             return part
     return ""

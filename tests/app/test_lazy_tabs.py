@@ -18,7 +18,7 @@ from app.widgets.lazy_tabs import QtLazyTabs
 def test_the_window_builds_a_page_when_its_tab_is_first_opened(qtbot, window: MainWindow) -> None:
     tabs = window.pages
     titles = [tabs.tabText(index) for index in range(tabs.count())]
-    assert titles == ["Inspect", "Train", "Quantize", "Export", "Benchmark"]
+    assert titles == ["Inspect", "Train", "Quantize", "Export", "Benchmark", "History"]
     assert not any(tabs.is_built(title) for title in titles[1:])
     tabs.show_tab("Train")  # what Ctrl+2 does
     assert isinstance(tabs.currentWidget(), QLabel)  # the placeholder, painted while the page is built
@@ -28,7 +28,7 @@ def test_the_window_builds_a_page_when_its_tab_is_first_opened(qtbot, window: Ma
     export = window.export_page  # asked for by code: built at once, usable as any tab's page
     tabs.setCurrentWidget(export)
     assert tabs.currentWidget() is export and tabs.currentIndex() == titles.index("Export")
-    assert [tabs.is_built(title) for title in titles[1:]] == [True, False, True, False]
+    assert [tabs.is_built(title) for title in titles[1:]] == [True, False, True, False, False]
 
 
 def test_the_page_module_is_imported_off_the_ui_thread(qtbot, tmp_path: Path, monkeypatch) -> None:
