@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train one unified model on normal images of several categories"),
     "evaluate": ("evaluate", "image/pixel AUROC, pixel F1-max and AUPRO per category"),
     "predict": ("predict", "score images and write overlays and a CSV"),
+    "refresh": ("refresh", "rebuild a saved model's graph and thresholds with this version's code"),
     "export": ("export", "export FP32 / FP16 / INT8 (PTQ or QAT) as a deployment bundle"),
     "compare": ("compare", "accuracy, size and latency of FP32 / FP16 / INT8 variants"),
     "latency": ("latency", "median per-image inference latency (model alone)"),

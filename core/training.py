@@ -83,7 +83,7 @@ def train_job(
         yield from get_method(config.method).fit(network, pixels, config, cancel, image_categories)
     fit_seconds = time.perf_counter() - fit_started
 
-    thresholds = yield from _thresholds_from_heldout(network, heldout, config, cancel)
+    thresholds = yield from thresholds_from_heldout(network, heldout, config, cancel)
     cancel.raise_if_cancelled()
     summary = {
         "train_seconds": round(time.perf_counter() - started, 2),
@@ -101,7 +101,7 @@ def train_job(
     return TrainResult(model_dir, summary)
 
 
-def _thresholds_from_heldout(
+def thresholds_from_heldout(
     network: torch.nn.Module, heldout: dict[str, list[Path]], config: ModelConfig, cancel: CancelToken
 ) -> Generator[Progress, None, Thresholds]:
     """Thresholds from the network's scores and maps of the held-out normal images (see `ThresholdChooser`)."""

@@ -1,7 +1,7 @@
 """Where fake quantization goes: the backbone convolutions (teacher and student), never the anomaly-map arithmetic.
 
 A torchao PT2E `Quantizer` annotates the captured graph. Only convolutions and linear layers inside the modules in
-`scopes` are touched; the Gaussian blur is a convolution too, but it lives in `network.blur` and stays FP32 with the
+`scopes` are touched; the Gaussian blur is a convolution too, but it lives in `network.smooth` and stays FP32 with the
 rest of the map arithmetic (normalisation, squared differences, upsampling, max).
 
 Two flavours, as in `core.export.ptq`:

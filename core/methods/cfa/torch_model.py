@@ -26,7 +26,7 @@ from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
 from core.errors import InputError
 from core.methods.cfa.descriptor import CoordConvDescriptor
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.smoothed_map import SmoothedMap
 from core.methods.common.frozen_parts import WithFrozenParts
 from core.methods.common.patch_features import locally_aware_patches
 
@@ -49,7 +49,7 @@ class CfaModel(WithFrozenParts):
         self.hard_negatives = hard_negatives
         self.radius = radius
         self.margin = margin
-        self.blur = GaussianBlur(blur_sigma)
+        self.smooth = SmoothedMap(blur_sigma, self.patch_stride)
         # The bank is stored as the matrix that scores it, [-2 * bank^T ; |bank|^2] ((C + 1) x M), as PatchCore does:
         # one MatMul of [f, 1] against it gives |c|^2 - 2 f.c for every entry c, which orders entries as the distance
         # does; |f|^2 is added to the K + J kept values only. No elementwise pass runs over the patches x entries
@@ -111,10 +111,7 @@ class CfaModel(WithFrozenParts):
         # Paper, Eq. 6: the nearest distance, weighted by how much the softmin over the K nearest favours it.
         patch_scores = torch.softmax(-distances, dim=-1)[..., 0] * distances[..., 0]
         height, width = (-(-int(side) // self.patch_stride) for side in pixels.shape[-2:])  # "same" padding
-        maps = patch_scores.reshape(-1, 1, height, width)
-        maps = nn.functional.interpolate(maps, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
-        maps = self.blur(maps)
-        return maps.flatten(1).amax(dim=1), maps
+        return self.smooth(patch_scores.reshape(-1, 1, height, width), pixels.shape[-2:])
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 - torch's signature
         # The bank's size is only known once fitted: take the saved shape before the copy.

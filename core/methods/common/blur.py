@@ -23,8 +23,11 @@ class GaussianBlur(nn.Module):
         self.register_buffer("kernel_y", kernel.view(1, 1, -1, 1).clone(), persistent=False)
 
     def forward(self, maps: Tensor) -> Tensor:
-        # Reflect padding keeps borders from fading to zero, which would hide defects at the image edge.
-        maps = F.pad(maps, (self.radius, self.radius, 0, 0), mode="reflect")
+        # Reflect padding keeps borders from fading to zero, which would hide defects at the image edge. It needs
+        # more positions than the radius; a smaller map (a coarse grid of a tiny image) repeats its edge instead.
+        height, width = maps.shape[-2:]
+        mode = "reflect" if self.radius < min(int(height), int(width)) else "replicate"
+        maps = F.pad(maps, (self.radius, self.radius, 0, 0), mode=mode)
         maps = F.conv2d(maps, self.kernel_x)
-        maps = F.pad(maps, (0, 0, self.radius, self.radius), mode="reflect")
+        maps = F.pad(maps, (0, 0, self.radius, self.radius), mode=mode)
         return F.conv2d(maps, self.kernel_y)

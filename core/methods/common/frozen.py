@@ -19,7 +19,7 @@ from torch import nn
 
 from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.smoothed_map import SmoothedMap, finest_stride
 
 
 class FrozenFeatureModel(nn.Module):
@@ -32,7 +32,7 @@ class FrozenFeatureModel(nn.Module):
         super().__init__()
         self.extractor = FeatureExtractor(backbone, layers, weights)
         self.extractor.requires_grad_(False)
-        self.blur = GaussianBlur(blur_sigma)
+        self.smooth = SmoothedMap(blur_sigma, finest_stride(self.extractor))
         with torch.no_grad():
             probe = self.extractor(torch.zeros(1, 3, 64, 64))
         self.feature_channels = sum(feature.shape[1] for feature in probe.values())

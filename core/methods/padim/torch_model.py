@@ -105,6 +105,4 @@ class PadimModel(FrozenFeatureModel):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         distances = self.mahalanobis(self.embed(pixels))
-        maps = F.interpolate(distances, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
-        maps = self.blur(maps)
-        return maps.amax(dim=(1, 2, 3)), maps
+        return self.smooth(distances, pixels.shape[-2:])

@@ -72,9 +72,8 @@ class PatchcoreModel(FrozenFeatureModel):
         nearest_partial = partial.gather(-1, nearest_index[..., None]).squeeze(-1)
         patch_scores = (nearest_partial + (patches * patches).sum(-1)).clamp_min(0).sqrt()
         scores = self._reweighted_image_scores(patches, patch_scores, nearest_index)
-        maps = patch_scores.reshape(batch, 1, height, width)
-        maps = F.interpolate(maps, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
-        return scores, self.blur(maps)
+        _, maps = self.smooth(patch_scores.reshape(batch, 1, height, width), pixels.shape[-2:])
+        return scores, maps
 
     def _reweighted_image_scores(self, patches: Tensor, patch_scores: Tensor, nearest_index: Tensor) -> Tensor:
         # The most anomalous patch, its nearest memory entry m*, and m*'s neighbourhood in the bank: a patch whose

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 from core.methods.rd.bottleneck import OneClassBottleneck
 from core.methods.rd.decoder import MirrorDecoder
@@ -49,7 +49,7 @@ class ReverseDistillationModel(WithFrozenParts):
         self.taps = probe_taps(self.encoder)
         self.bottleneck = OneClassBottleneck(self.taps, embedding_stride)
         self.decoder = MirrorDecoder(self.taps, self.bottleneck.embedding_channels, self.bottleneck.embedding_stride)
-        self.blur = GaussianBlur(blur_sigma)
+        self.smooth = SmoothedMap(blur_sigma, finest_stride(self.encoder))
 
     def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor]]:
         """The frozen encoder's features at the tapped layers; training computes them once per image."""
@@ -69,13 +69,10 @@ class ReverseDistillationModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         encoder, decoder = self.features(pixels)
-        size = pixels.shape[-2:]
+        grid = max((value.shape[-2:] for value in encoder.values()), key=lambda shape: shape[-1])
         anomaly_map = None
         for key, encoder_map in encoder.items():
-            distance = F.interpolate(cosine_distance(encoder_map, decoder[key]), size=size, mode="bilinear",
-                                     align_corners=False)
+            distance = to_grid(cosine_distance(encoder_map, decoder[key]), grid)
             # The sum over scales, as in the paper: a defect one scale sees is enough.
             anomaly_map = distance if anomaly_map is None else anomaly_map + distance
-        anomaly_map = self.blur(anomaly_map)
-        scores = anomaly_map.flatten(1).amax(dim=1)
-        return scores, anomaly_map
+        return self.smooth(anomaly_map, pixels.shape[-2:])

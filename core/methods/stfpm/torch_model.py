@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 
 
@@ -51,7 +51,7 @@ class StudentTeacherModel(WithFrozenParts):
         # The student starts from random weights (as in STFPM), with timm's own initialisation.
         student_layers = backbone_layers(backbone, max(self.taps) + 1, RANDOM)
         self.student = nn.ModuleList(list(student_layers)[shared_prefix:])
-        self.blur = GaussianBlur(blur_sigma)
+        self.smooth = SmoothedMap(blur_sigma, finest_stride(self.teacher))
 
     def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor], Tensor | None]:
         """What the frozen teacher makes of `pixels`: its tapped features and, for PaSTe, the shared layers' output
@@ -77,13 +77,11 @@ class StudentTeacherModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         teacher, student = self.features(pixels)
-        size = pixels.shape[-2:]
+        grid = max((value.shape[-2:] for value in teacher.values()), key=lambda shape: shape[-1])
         anomaly_map = None
         for key, teacher_map in teacher.items():
             distance = 0.5 * (F.normalize(teacher_map, dim=1) - F.normalize(student[key], dim=1)).pow(2).sum(1, keepdim=True)
-            distance = F.interpolate(distance, size=size, mode="bilinear", align_corners=False)
+            distance = to_grid(distance, grid)
             # The product across layers (as in STFPM) keeps only what every scale agrees is anomalous.
             anomaly_map = distance if anomaly_map is None else anomaly_map * distance
-        anomaly_map = self.blur(anomaly_map)
-        scores = anomaly_map.flatten(1).amax(dim=1)
-        return scores, anomaly_map
+        return self.smooth(anomaly_map, pixels.shape[-2:])

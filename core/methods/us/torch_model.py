@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
-from core.methods.common.blur import GaussianBlur
+from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 
 PROBE_SIZE = 32  # pixels: enough to learn each tapped layer's channel count at build time
@@ -79,7 +79,7 @@ class UninformedStudentsModel(WithFrozenParts):
         self.descriptor_norm = nn.ModuleDict({key: ChannelStandardiser(value.shape[1]) for key, value in probe.items()})
         # Per scale: mean and std of the regression error, then of the predictive variance, over training positions.
         self.register_buffer("score_stats", torch.tensor([[0.0, 1.0, 0.0, 1.0]]).repeat(len(self.taps), 1))
-        self.blur = GaussianBlur(blur_sigma)
+        self.smooth = SmoothedMap(blur_sigma, finest_stride(self.teacher))
 
     def frozen_features(self, pixels: Tensor) -> tuple[dict[str, Tensor]]:
         """The standardised teacher descriptors (their statistics are fitted before the students train, so they
@@ -113,13 +113,11 @@ class UninformedStudentsModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         targets, predictions = self.regress(pixels)
-        size = pixels.shape[-2:]
+        grid = max((value.shape[-2:] for value in targets.values()), key=lambda shape: shape[-1])
         anomaly_map = None
         for stats, (error, variance) in zip(self.score_stats, self.error_and_variance(targets, predictions)):
             # Standardising puts error and variance, and every scale, on one footing before they are added.
             score = (error - stats[0]) / stats[1] + (variance - stats[2]) / stats[3]
-            score = F.interpolate(score, size=size, mode="bilinear", align_corners=False)
+            score = to_grid(score, grid)
             anomaly_map = score if anomaly_map is None else anomaly_map + score
-        anomaly_map = self.blur(anomaly_map / len(self.taps))
-        scores = anomaly_map.flatten(1).amax(dim=1)
-        return scores, anomaly_map
+        return self.smooth(anomaly_map / len(self.taps), pixels.shape[-2:])

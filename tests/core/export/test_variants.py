@@ -125,7 +125,7 @@ def test_int8_ptq_bundle(model_dir, tmp_path, target) -> None:
         assert set(zero_points) == {"int8"} and all(not np.any(value) for value in zero_points.values())
     else:
         assert "uint8" in zero_points
-    assert not any(node.name.startswith("/blur/") for node in graph.graph.node if node.op_type == "QuantizeLinear")
+    assert not any(node.name.startswith("/smooth/") for node in graph.graph.node if node.op_type == "QuantizeLinear")
     # INT8 runs from convolution to convolution: residual additions are quantized and no 'SAME' Pad sits between
     # a DequantizeLinear and the next QuantizeLinear (they are folded into the convolutions)
     quantized_inputs = {node.input[0] for node in quantize}

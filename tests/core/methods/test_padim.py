@@ -109,11 +109,13 @@ def test_a_model_saved_with_one_shared_gaussian_per_position_still_loads_and_sco
 
 
 def test_image_score_is_the_maximum_of_the_smoothed_map() -> None:
+    """Read on the smoothed grid (SmoothedMap): no upsampled value is higher, and the peak is barely rounded off."""
     model, _, _ = fitted()
     with torch.no_grad():
         scores, maps = model(torch.rand(3, 3, SIZE, SIZE) * 255)
     assert maps.shape == (3, 1, SIZE, SIZE)
-    assert torch.equal(scores, maps.flatten(1).max(dim=1).values)
+    peaks = maps.flatten(1).max(dim=1).values
+    assert torch.all(scores >= peaks) and torch.allclose(scores, peaks, rtol=0.05)
 
 
 def test_channel_subset_is_fixed_by_the_seed() -> None:
