@@ -24,6 +24,7 @@ from app.widgets.ng_strip import QtNgStrip
 from app.widgets.overlay_controls import QtOverlayControls
 from app.widgets.readouts import QtReadouts
 from app.widgets.source_picker import DEMO, JETSON, QtSourcePicker
+from app.widgets.threshold_view import QtThresholdView
 from app.widgets.verdict import QtVerdictPanel
 from core.data.images import is_image_file
 from core.errors import InputError
@@ -85,6 +86,8 @@ class InspectPage(QWidget):
         self.overlay_controls.save_folder_changed.connect(self._save_folder_changed)
         self.readouts = QtReadouts()
         self.ng_strip = QtNgStrip()
+        self.threshold_view = QtThresholdView()
+        self.threshold_view.applied.connect(self.verdict.threshold.set_value)
 
         self.controls = QWidget()
         controls = QVBoxLayout(self.controls)
@@ -106,7 +109,10 @@ class InspectPage(QWidget):
         QVBoxLayout(overlay_box).addWidget(self.overlay_controls)
         readout_box = QGroupBox("Readouts")
         QVBoxLayout(readout_box).addWidget(self.readouts)
+        threshold_box = QGroupBox("Threshold view")
+        QVBoxLayout(threshold_box).addWidget(self.threshold_view)
         side.addWidget(overlay_box)
+        side.addWidget(threshold_box)
         side.addWidget(readout_box, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -168,6 +174,8 @@ class InspectPage(QWidget):
         self.live_settings.model_threshold = runtime.threshold
         maximum = max(2 * runtime.threshold, 1.5 * (runtime.manifest.thresholds.heldout_score_max or 0.0))
         self.verdict.threshold.set_range(maximum, runtime.threshold)
+        self.threshold_view.set_model(runtime.manifest.thresholds.normal_scores, runtime.category_thresholds,
+                                      runtime.threshold, self.verdict.threshold.value())
         self.model_text = (f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.method or '?'} on "
                                  f"{runtime.manifest.backbone or '?'}, {runtime.image_size} px  ·  "
                            f"categories: {', '.join(runtime.categories) or '—'}")
@@ -298,6 +306,7 @@ class InspectPage(QWidget):
             if result.thumbnail is not None:
                 self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}")
         self.verdict.show_counters(batch.inspected, batch.ng)
+        self.threshold_view.add_scores(batch.scored)
         self.readouts.show_rates(batch.fps, batch.source_dropped, batch.display_dropped)
         result = batch.latest
         if result is None:
@@ -351,6 +360,7 @@ class InspectPage(QWidget):
 
     def _threshold_changed(self, value: float) -> None:
         self.live_settings.threshold = value
+        self.threshold_view.set_threshold(value)
 
     def _colour_map_changed(self, name: str) -> None:
         self.live_view.set_colour_map(name)
