@@ -54,7 +54,8 @@ class QtThresholdView(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
         self.plot.setLabel("bottom", "score (in the overall threshold's units)")
-        self.plot.setLabel("left", "share of images")
+        self.plot.setLabel("left", "% of images")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.addLegend(offset=(-5, 5))
@@ -98,6 +99,7 @@ class QtThresholdView(QWidget):
         self._normal = np.concatenate([np.asarray(scores, np.float64) * self._category_scale.get(name, 1.0)
                                        for name, scores in normal_scores.items()] or [np.zeros(0)])
         self._live.clear()
+        # The axis spans what the threshold can sensibly be; scores beyond it (clear defects) pile into the last bin.
         self._maximum = max(2.0 * threshold, 1.2 * float(self._normal.max(initial=0.0)), 1e-9)
         self.set_threshold(threshold)
         self.propose(threshold)
@@ -105,7 +107,6 @@ class QtThresholdView(QWidget):
     def add_scores(self, scored: Iterable[tuple[float, str]]) -> None:
         """Live frames' (score, category), category "" when unknown."""
         self._live.extend(score * self._category_scale.get(category, 1.0) for score, category in scored)
-        self._maximum = max(self._maximum, 1.05 * max(self._live, default=0.0))
         self._redraw()
 
     def set_threshold(self, threshold: float) -> None:
@@ -136,7 +137,7 @@ class QtThresholdView(QWidget):
         edges = np.linspace(0.0, self._maximum, _BINS + 1)
         for curve, values in ((self._normal_curve, self._normal), (self._live_curve, np.asarray(self._live))):
             counts, _ = np.histogram(np.clip(values, 0.0, self._maximum), bins=edges)
-            curve.setData(edges, counts / max(1, len(values)))
+            curve.setData(edges, 100.0 * counts / max(1, len(values)))
         change = self.changes()
         normal = (f"normal training images at or above it: {change.normal_above} of {change.normal} "
                   f"({100 * change.normal_above / change.normal:.1f} %)" if change.normal
