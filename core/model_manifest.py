@@ -115,6 +115,12 @@ class Thresholds:
         """Each category's confidence statement (`ThresholdBasis.statement`), where the model recorded one."""
         return {name: basis.statement() for name, basis in self.basis.items()}
 
+    def statement_lines(self) -> list[str]:
+        """What `train`, `evaluate` and the Train page say per category: 'threshold bottle 0.0421: chosen from 53
+        normal images (...)'. Empty for models saved before thresholds had a basis."""
+        return [f"threshold {name} {self.per_category[name]:.4g}: {statement}"
+                for name, statement in self.statements().items() if name in self.per_category]
+
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = {"image": self.image, "per_category": dict(self.per_category),
                                  "heldout_score_max": self.heldout_score_max, "map_low": self.map_low}

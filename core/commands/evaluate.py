@@ -9,7 +9,6 @@ from typing import Any
 
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.commands.threshold_lines import format_statements
 from core.evaluation import evaluate_job
 from core.model_store import load_model
 from core.runtime import BACKENDS, is_bundle, open_runtime
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         model = open_runtime(args.model, args.runtime or "auto")
     results = run_with_bars(evaluate_job(model, args.data))
     print(format_table(results))
-    print(format_statements(model.manifest.thresholds))
+    print("\n".join(model.manifest.thresholds.statement_lines()))
     for name, reason in results["skipped"].items():
         print(f"skipped {name}: {reason}")
     if args.json:

@@ -10,7 +10,6 @@ from pathlib import Path
 from core.backbones.registry import BACKBONES, DEFAULT_BACKBONE, LAYER_GROUPS
 from core.commands import arg_types
 from core.commands.progress import run_with_bars
-from core.commands.threshold_lines import format_statements
 from core.files import check_replaceable
 from core.methods.config import ModelConfig
 from core.commands.setting_flags import add_setting_flags, settings_from_args
@@ -54,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"model written to {result.model_dir}")
     print(json.dumps(result.summary, indent=2))
-    print(format_statements(result.thresholds))
+    print("\n".join(result.thresholds.statement_lines()))
     return 0
 
