@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from core.bundle import verify_bundle
+from core.errors import InputError
+from core.export.calibration import calibration_inputs
+from core.export.comparison import default_variants
 from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
@@ -44,3 +47,11 @@ def test_an_fp32_variant_keeps_the_out_of_fold_thresholds_and_an_int8_one_gets_i
         # Chosen by the one rule from the carried scores, which are not FP32's (INT8 moves them).
         assert int8.thresholds.per_category[name] > scores.max() or basis.exceeding > 0
         assert not np.allclose(scores, model.normal_scores[name], rtol=1e-6)
+
+
+def test_a_model_that_held_nothing_out_is_not_calibrated_on_held_out_images(out_of_fold_model) -> None:
+    manifest = read_manifest(out_of_fold_model)
+    with pytest.raises(InputError, match="held no normal images out .* calibrate on train or random-normal"):
+        calibration_inputs(manifest, "heldout", 8)
+    names = [spec.name for spec in default_variants("patchcore", 8, held_out=False)]
+    assert names == ["fp32-cpu", "fp16-cpu", "int8-ptq-train-cpu", "int8-ptq-random-normal-cpu"]
