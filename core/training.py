@@ -39,7 +39,10 @@ from core.model_store import save_model
 from core.profiling import RssSampler
 
 
-DEFAULT_FOLDS = 5
+# 10 folds: each fold model sees 90 % of the normal images. PaDiM's 100-dimensional Gaussians are data-hungry: with
+# 5 folds (80 %) its out-of-fold scores on magnetic tile sat 18 % above what the full model gives new normal images
+# (median, 300 images), with 10 folds 11 %; PatchCore's moved by under 1 % (27.96 vs 28.17) and costs no more.
+DEFAULT_FOLDS = 10
 
 
 @dataclass(frozen=True)

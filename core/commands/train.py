@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="false-reject rate each category's threshold aims at (default 0.01: 1 %%)")
     parser.add_argument("--threshold-folds", type=arg_types.THRESHOLD_FOLDS, default=None, metavar="K",
                         help="choose thresholds from out-of-fold scores of every normal image, K folds (PatchCore "
-                             "and PaDiM: 5 by default, about free; methods that train: K more trainings); 0 holds "
+                             "and PaDiM: 10 by default, about free; methods that train: K more trainings); 0 holds "
                              "10 %% of the normal images out instead (the default of methods that train)")
     parser.add_argument("--out", type=arg_types.replaced_folder, required=True, metavar="MODEL_DIR")
     add_setting_flags(parser)

@@ -7,7 +7,7 @@ cost of one fit; any other method is fitted `folds` more times, once without eac
 `--threshold-folds K` buys for the methods that train.
 
 Example:
-    >>> scores, maps = run_to_end(fit_out_of_fold(spec, config, build(), build, images, categories, folds=5))
+    >>> scores, maps = run_to_end(fit_out_of_fold(spec, config, build(), build, images, categories, folds=10))
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ category, and of all of them together, is `threshold_from_normal_scores`; its co
 `frr_upper_bound` of the images at or above it.
 
 Example:
-    >>> chooser = ThresholdChooser(target_frr=0.01, source="out-of-fold", folds=5)
+    >>> chooser = ThresholdChooser(target_frr=0.01, source="out-of-fold", folds=10)
     >>> chooser.add("bottle", scores, maps)          # (N,) scores, N x H x W anomaly maps, of normal images
     >>> chooser.thresholds().basis["bottle"].statement()
-    'chosen from 53 normal images (out of fold, 5 folds): the false-reject rate is below 4.3 % with 90 % confidence (target 1 %)'
+    'chosen from 53 normal images (out of fold, 10 folds): the false-reject rate is below 4.2 % with 90 % confidence (target 1 %)'
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def test_train_evaluate_predict(tiny_categories, tmp_path, capsys) -> None:
     assert main(["train", "--data", *data, "--method", "patchcore", "--image-size", "64", "--coreset-ratio", "0.2",
                  "--weights", "random", "--target-frr", "0.05", "--out", str(model)]) == 0
     assert (model / "manifest.json").is_file()
-    statement = ("chosen from 12 normal images (out of fold, 5 folds): the false-reject rate is below 17.5 % with "
+    statement = ("chosen from 12 normal images (out of fold, 10 folds): the false-reject rate is below 17.5 % with "
                  "90 % confidence (target 5 %)")
     trained = capsys.readouterr().out
     assert f"{statement}" in trained and "threshold stripes " in trained and "threshold waves " in trained

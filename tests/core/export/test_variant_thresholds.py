@@ -42,7 +42,7 @@ def test_an_fp32_variant_keeps_the_out_of_fold_thresholds_and_an_int8_one_gets_i
     assert int8.fp32_drift["images"] == 24  # all 12 training images of each category, scored by both graphs
     for name, threshold in model.per_category.items():
         basis = int8.thresholds.basis[name]
-        assert (basis.source, basis.folds, basis.images, basis.target_frr) == ("out-of-fold", 5, 12, 0.05)
+        assert (basis.source, basis.folds, basis.images, basis.target_frr) == ("out-of-fold", 10, 12, 0.05)
         scores = np.asarray(int8.thresholds.normal_scores[name])
         # Chosen by the one rule from the carried scores, which are not FP32's (INT8 moves them).
         assert int8.thresholds.per_category[name] > scores.max() or basis.exceeding > 0

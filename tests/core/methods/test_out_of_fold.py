@@ -82,5 +82,5 @@ def test_patchcore_scores_each_image_against_a_bank_without_its_own_patches() ->
 
 
 def test_memory_banks_default_to_out_of_fold_and_trained_methods_to_the_held_out_split() -> None:
-    assert default_threshold_folds(get_method("patchcore")) == default_threshold_folds(get_method("padim")) == 5
+    assert default_threshold_folds(get_method("patchcore")) == default_threshold_folds(get_method("padim")) == 10
     assert {default_threshold_folds(get_method(name)) for name in ("stfpm", "paste", "rd", "us", "cfa")} == {0}
