@@ -3,6 +3,7 @@
     python -m app                           # last model, or the demo model; inspection starts at once
     python -m app --model DIR --source 0    # a model folder and a camera (any source string: csi://0, file://...)
     python -m app --screenshots DIR         # write a PNG of every page, then quit
+    python -m app --threshold-view-screenshot OUT.png --model DIR --source FOLDER   # the threshold view, then quit
     python -m app --startup-report          # time to window and to the first frame of the demo, RSS; then quit
 """
 
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kiosk", action="store_true", help="start in full-screen kiosk mode")
     parser.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
                         help="write a PNG of every page to DIR and quit")
+    parser.add_argument("--threshold-view-screenshot", type=Path, default=None, metavar="OUT.png",
+                        help="inspect every image under --source once with --model, then write a PNG of the window "
+                             "with its threshold view to OUT.png and quit")
     parser.add_argument("--startup-report", action="store_true",
                         help="open the window on the demo, print time to window, time to first inspected frame and "
                              "RSS while inspecting, and quit")
@@ -39,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.frames < 1:
         print(f"error: --frames {args.frames}: need at least 1", file=sys.stderr)
         return 2
-    if args.screenshots is not None or args.startup_report:
+    if args.threshold_view_screenshot is not None and (args.model is None or args.source is None):
+        print("error: --threshold-view-screenshot needs --model DIR and --source FOLDER", file=sys.stderr)
+        return 2
+    if args.screenshots is not None or args.startup_report or args.threshold_view_screenshot is not None:
         from app.scripted import use_offscreen_without_display
 
         use_offscreen_without_display()
@@ -56,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = write_screenshots(args.screenshots, args.model)
         for path in written:
             print(path)
+        return 0
+    if args.threshold_view_screenshot is not None:
+        from app.screenshots import write_threshold_view
+
+        print(write_threshold_view(args.threshold_view_screenshot, args.model, Path(args.source)))
         return 0
     if args.startup_report:
         from app.startup_report import startup_report

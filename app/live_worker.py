@@ -42,6 +42,7 @@ class LiveBatch:
     source_dropped: int
     saved: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    scored: list[tuple[float, str]] = field(default_factory=list)  # every frame's (score, category), in order
 
 
 class QtLiveWorker(QThread):
@@ -71,6 +72,7 @@ class QtLiveWorker(QThread):
         self._timings: deque[Timings] = deque(maxlen=_MAX_KEPT)
         self._saved: list[str] = []
         self._errors: list[str] = []
+        self._scored: deque[tuple[float, str]] = deque(maxlen=_MAX_KEPT)
         self._finish_times: deque[float] = deque()
         self.inspected = 0
         self.ng = 0
@@ -94,9 +96,11 @@ class QtLiveWorker(QThread):
             span = times[-1] - times[0] if len(times) >= 2 else 0.0
             fps = (len(times) - 1) / span if span > 0 else 0.0
             batch = LiveBatch(self._latest, self._statuses, list(self._ng), list(self._timings), self.inspected,
-                              self.ng, fps, self._display_dropped, self._source_dropped, self._saved, self._errors)
+                              self.ng, fps, self._display_dropped, self._source_dropped, self._saved, self._errors,
+                              list(self._scored))
             self._latest, self._statuses, self._saved, self._errors = None, [], [], []
             self._ng.clear()
+            self._scored.clear()
             self._timings.clear()
             self._notified = False
             return batch
@@ -134,6 +138,7 @@ class QtLiveWorker(QThread):
                 self._latest = event
                 self.inspected += 1
                 self._timings.append(event.timings)
+                self._scored.append((event.score, event.category))
                 self._source_dropped = event.dropped
                 now = time.perf_counter()
                 self._finish_times.append(now)

@@ -116,3 +116,29 @@ def _other_pages(window: object, folder: Path) -> list[Path]:
         wait_until(lambda: time.monotonic() > settle, 5, f"the {title} page")
         written.append(save(window, folder / f"{title.lower().replace(' ', '-')}.png"))  # type: ignore[arg-type]
     return written
+
+
+def write_threshold_view(path: Path, model_dir: Path, images: Path, proposal: float = 0.8) -> Path:
+    """The Inspect page on `model_dir` after inspecting every image under `images` once (categories known from
+    their paths), its threshold view trying `proposal` x the live threshold: a PNG of the window at `path`."""
+    from app.main_window import MainWindow
+    from core.data.dataset import list_images
+    from core.sources.files import ImageFilesSource
+
+    paths = list_images(images)
+    window = MainWindow(scratch_settings("threshold-view"), model_dir=model_dir, autostart=False)
+    window.resize(1500, 1100)
+    window.show()
+    page = window.inspect_page
+    try:
+        wait_until(lambda: page.runtime is not None, 120, "the model to load")
+        page.start_source(ImageFilesSource(paths, description=f"{len(paths)} images under {images}"))
+        wait_until(lambda: not page.running, 1800, "every image to be inspected")
+        page.threshold_view.propose(proposal * page.threshold_view.threshold)
+        page.right_scroll.ensureWidgetVisible(page.threshold_view)
+        settle = time.monotonic() + 1.0
+        wait_until(lambda: time.monotonic() > settle, 5, "the threshold view")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return save(window, path)
+    finally:
+        close_window(window)

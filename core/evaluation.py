@@ -18,7 +18,8 @@ from core.runtime import ModelRuntime
 
 
 def category_threshold(model: LoadedModel | ModelRuntime, category: str) -> float:
-    """The category's own held-out threshold when it was trained on, else the model's overall one."""
+    """The category's own threshold (chosen out of fold or on held-out images) when it was trained on, else the
+    model's overall one."""
     threshold = model.manifest.thresholds.for_category(category)
     return model.threshold if threshold is None else threshold
 

@@ -34,7 +34,7 @@ from core.errors import InputError
 from core.files import sha256_of
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "BundleManifest", "FORMAT_VERSION", "GRAPH_FILE", "MANIFEST",
-           "MODEL_FORMAT", "ModelManifest", "Normalisation", "ONNX_GRAPH", "Thresholds", "WEIGHTS",
+           "MODEL_FORMAT", "ModelManifest", "Normalisation", "ONNX_GRAPH", "ThresholdBasis", "Thresholds", "WEIGHTS",
            "read_bundle_manifest", "read_manifest", "verify_bundle", "write_manifest"]
 
 FORMAT_VERSION = 2
@@ -46,16 +46,59 @@ V1_HOLDOUT_FRACTION = 0.1  # what training held out before the fraction was reco
 
 
 @dataclass(frozen=True)
+class ThresholdBasis:
+    """How a category's threshold was chosen and how sure that is: from `images` normal scores (out of fold, or of a
+    held-out share), aiming at `target_frr`; `exceeding` of them score at or above the threshold, so (binomial,
+    Clopper-Pearson) the false-reject rate on new normal parts is below `frr_upper` with `confidence`."""
+
+    source: str  # "out-of-fold" | "held-out"
+    folds: int  # 0 when held out
+    images: int
+    target_frr: float
+    exceeding: int
+    confidence: float
+    frr_upper: float
+
+    def statement(self) -> str:
+        """'chosen from 35 normal images (out of fold, 5 folds): the false-reject rate is below 6.4 % with 90 %
+        confidence (target 1 %)'."""
+        how = f"out of fold, {self.folds} folds" if self.source == "out-of-fold" else "held out"
+        images = f"{self.images} normal image{'s' if self.images != 1 else ''}"
+        return (f"chosen from {images} ({how}): the false-reject rate is below "
+                f"{_percent(self.frr_upper)} with {_percent(self.confidence)} confidence "
+                f"(target {_percent(self.target_frr)})")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> ThresholdBasis:
+        kinds = {"source": str, "folds": int, "images": int, "exceeding": int, "target_frr": Real,
+                 "confidence": Real, "frr_upper": Real}
+        if not isinstance(value, dict):
+            raise InputError(f"{where} is {type(value).__name__}, not an object")
+        wrong = [key for key, kind in kinds.items()
+                 if not isinstance(value.get(key), kind) or isinstance(value.get(key), bool)]
+        if wrong:
+            raise InputError(f"{where}: {', '.join(wrong)} missing or of the wrong type")
+        return cls(**{key: value[key] for key in kinds})
+
+
+@dataclass(frozen=True)
 class Thresholds:
-    """Decision thresholds chosen on held-out normal images (`core.metrics.choose_thresholds`), and the display range.
+    """Decision thresholds chosen on normal images (`core.metrics.ThresholdChooser`), and the display range.
 
     `image` is the overall image-score threshold, `per_category` a unified model's own one per category, `map_low`
-    a typical normal anomaly-map value (the dark end of overlays). None where a model was saved without them."""
+    a typical normal anomaly-map value (the dark end of overlays). None where a model was saved without them.
+    `basis` says per category how each was chosen and how sure it is; `normal_scores` are the normal images' scores
+    they were chosen from (the Inspect page's threshold view draws them). Both empty in models saved before them."""
 
     image: float | None = None
     map_low: float | None = None
     per_category: Mapping[str, float] = field(default_factory=dict)
     heldout_score_max: float | None = None
+    basis: Mapping[str, ThresholdBasis] = field(default_factory=dict)
+    normal_scores: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def required(self, key: str, manifest_path: Path) -> float:
         """The `image` or `map_low` threshold; InputError naming the manifest when it was saved without it."""
@@ -68,9 +111,24 @@ class Thresholds:
         """The category's own threshold when the model was trained on it, else the overall one."""
         return self.per_category.get(category, self.image)
 
+    def statements(self) -> dict[str, str]:
+        """Each category's confidence statement (`ThresholdBasis.statement`), where the model recorded one."""
+        return {name: basis.statement() for name, basis in self.basis.items()}
+
+    def statement_lines(self) -> list[str]:
+        """What `train`, `evaluate` and the Train page say per category: 'threshold bottle 0.0421: chosen from 53
+        normal images (...)'. Empty for models saved before thresholds had a basis."""
+        return [f"threshold {name} {self.per_category[name]:.4g}: {statement}"
+                for name, statement in self.statements().items() if name in self.per_category]
+
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = {"image": self.image, "per_category": dict(self.per_category),
                                  "heldout_score_max": self.heldout_score_max, "map_low": self.map_low}
+        if self.basis:
+            plain["basis"] = {name: basis.to_json() for name, basis in self.basis.items()}
+        if self.normal_scores:
+            plain["normal_scores"] = {name: [round(float(score), 7) for score in scores]
+                                      for name, scores in self.normal_scores.items()}
         return {key: value for key, value in plain.items() if value is not None}
 
     @classmethod
@@ -84,11 +142,21 @@ class Thresholds:
         numbers.update({f"per_category {name}": number for name, number in per_category.items()})
         wrong = [f"'thresholds' {key} is {number!r}, not a number" for key, number in numbers.items()
                  if not _is_number(number)]
+        basis, scores = value.get("basis", {}), value.get("normal_scores", {})
+        if not isinstance(basis, dict):
+            wrong.append("'thresholds' 'basis' is not an object")
+        if not isinstance(scores, dict) or not all(
+                isinstance(values, list) and all(map(_is_number, values)) for values in scores.values()):
+            wrong.append("'thresholds' 'normal_scores' is not an object of lists of numbers")
         if wrong:
             raise InputError(f"{where}: {'; '.join(wrong)}")
         return cls(image=_float_or_none(value.get("image")), map_low=_float_or_none(value.get("map_low")),
                    per_category={str(name): float(number) for name, number in per_category.items()},
-                   heldout_score_max=_float_or_none(value.get("heldout_score_max")))
+                   heldout_score_max=_float_or_none(value.get("heldout_score_max")),
+                   basis={str(name): ThresholdBasis.from_json(item, f"{where}: 'thresholds' basis {name}")
+                          for name, item in basis.items()},
+                   normal_scores={str(name): tuple(float(score) for score in values)
+                                  for name, values in scores.items()})
 
 
 @dataclass(frozen=True)
@@ -324,6 +392,12 @@ def _list_problems(data: Mapping[str, Any], kinds: Mapping[str, type | tuple[typ
 
 def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _percent(fraction: float) -> str:
+    """0.064 -> '6.4 %', 0.9 -> '90 %', 0.01 -> '1 %': at most one decimal, none when it is a whole number."""
+    text = f"{100 * fraction:.1f}".rstrip("0").rstrip(".")
+    return f"{text} %"
 
 
 def _float_or_none(value: object) -> float | None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
+from core.errors import InputError
 from core.export.calibration import normal_images_by_category
 from core.jobs import CancelToken, Progress
+from core.metrics import ThresholdChooser
+from core.metrics.thresholds import DEFAULT_TARGET_FRR
 from core.model_store import load_model, save_model
-from core.training import thresholds_from_heldout
+from core.training import score_heldout
 
 
 def refresh_job(
@@ -28,8 +31,15 @@ def refresh_job(
     cancel = cancel or CancelToken()
     loaded = load_model(model_dir)
     manifest = loaded.manifest
+    bases = list(manifest.thresholds.basis.values())
+    if any(basis.source == "out-of-fold" for basis in bases):
+        # Out-of-fold scores come from fold models that were never saved; no version before them needs a refresh.
+        raise InputError(f"{model_dir}: its thresholds come from out-of-fold scores, which only training makes: "
+                         "train it again instead")
+    chooser = ThresholdChooser(bases[0].target_frr if bases else DEFAULT_TARGET_FRR, "held-out")
     heldout = normal_images_by_category(manifest, "heldout", data_roots)
-    thresholds = yield from thresholds_from_heldout(loaded.network, heldout, loaded.config, cancel)
+    yield from score_heldout(chooser, loaded.network, heldout, loaded.config, cancel)
+    thresholds = chooser.thresholds()
     cancel.raise_if_cancelled()
     yield Progress(0, 0, f"saving to {model_dir}", stage="save")
     save_model(loaded.network, loaded.config, Path(model_dir), categories=manifest.categories, thresholds=thresholds,

@@ -25,6 +25,7 @@ from app.widgets.overlay_controls import QtOverlayControls
 from app.widgets.readouts import QtReadouts
 from app.widgets.self_test_panel import QtSelfTestPanel
 from app.widgets.source_picker import DEMO, JETSON, QtSourcePicker
+from app.widgets.threshold_view import QtThresholdView
 from app.widgets.verdict import QtVerdictPanel
 from core.audit.recorder import AuditRecorder, VerdictContext
 from core.audit.records import ModelIdentity
@@ -91,6 +92,8 @@ class InspectPage(QWidget):
         self.ng_strip = QtNgStrip()
         self.self_test = QtSelfTestPanel(self.settings.audit_db, self.settings.self_test_max_age_hours)
         self.self_test.message.connect(self._self_test_message)
+        self.threshold_view = QtThresholdView()
+        self.threshold_view.applied.connect(self.verdict.threshold.set_value)
 
         self.controls = QWidget()
         controls = QVBoxLayout(self.controls)
@@ -113,7 +116,10 @@ class InspectPage(QWidget):
         QVBoxLayout(overlay_box).addWidget(self.overlay_controls)
         readout_box = QGroupBox("Readouts")
         QVBoxLayout(readout_box).addWidget(self.readouts)
+        threshold_box = QGroupBox("Threshold view")
+        QVBoxLayout(threshold_box).addWidget(self.threshold_view)
         side.addWidget(overlay_box)
+        side.addWidget(threshold_box)
         side.addWidget(readout_box, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -175,6 +181,8 @@ class InspectPage(QWidget):
         self.live_settings.model_threshold = runtime.threshold
         maximum = max(2 * runtime.threshold, 1.5 * (runtime.manifest.thresholds.heldout_score_max or 0.0))
         self.verdict.threshold.set_range(maximum, runtime.threshold)
+        self.threshold_view.set_model(runtime.manifest.thresholds.normal_scores, runtime.category_thresholds,
+                                      runtime.threshold, self.verdict.threshold.value())
         self.model_text = (f"Model: {Path(runtime.model_dir).name}  ·  {runtime.manifest.method or '?'} on "
                                  f"{runtime.manifest.backbone or '?'}, {runtime.image_size} px  ·  "
                            f"categories: {', '.join(runtime.categories) or '—'}")
@@ -307,6 +315,7 @@ class InspectPage(QWidget):
             if result.thumbnail is not None:
                 self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}")
         self.verdict.show_counters(batch.inspected, batch.ng)
+        self.threshold_view.add_scores(batch.scored)
         self.readouts.show_rates(batch.fps, batch.source_dropped, batch.display_dropped)
         result = batch.latest
         if result is None:
@@ -383,6 +392,7 @@ class InspectPage(QWidget):
 
     def _threshold_changed(self, value: float) -> None:
         self.live_settings.threshold = value
+        self.threshold_view.set_threshold(value)
 
     def _colour_map_changed(self, name: str) -> None:
         self.live_view.set_colour_map(name)

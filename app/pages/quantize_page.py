@@ -75,6 +75,7 @@ class QuantizePage(QWidget):
         self.model = model
         self.model_dir: Path | None = None
         self.method = ""
+        self.held_out = True  # the model held normal images out (False: its thresholds are out of fold)
         self.data: list[Path] = []
         self.variants: dict[str, Any] = {}
         self.live_bundle: Path | None = None
@@ -182,6 +183,7 @@ class QuantizePage(QWidget):
             return
         manifest = read_model_manifest(model_dir)
         self.method = manifest.method
+        self.held_out = manifest.holdout_fraction > 0
         self.options.set_model_method(self.method)
         self.variants = load_comparison(self.variants_dir(model_dir), model_dir)
         self.model_label.setText(
@@ -230,7 +232,7 @@ class QuantizePage(QWidget):
         """Every default variant for this model's method, with the samples and target chosen in the form."""
         spec = self._form_spec()
         return spec is not None and self.run_variants(default_variants(self.method, spec.calibration_samples,
-                                                                       spec.target))
+                                                                       spec.target, self.held_out))
 
     def _form_spec(self) -> VariantSpec | None:
         try:

@@ -134,6 +134,9 @@ class TrainPage(QWidget):
         self.loss_plot = QtLossPlot()
         self.results = QtResultsTable()
         self.roc = QtRocPlot()
+        self.threshold_notes = QLabel("")  # how each category's threshold was chosen and how sure it is
+        self.threshold_notes.setWordWrap(True)
+        self.threshold_notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(folders_box)
@@ -151,6 +154,7 @@ class TrainPage(QWidget):
         layout.addWidget(self.progress)
         layout.addLayout(progress_row)
         layout.addWidget(bottom, 2)
+        layout.addWidget(self.threshold_notes)
 
     # -- folders ----------------------------------------------------------------------------------------------
     def add_folders(self, folders: list[Path]) -> None:
@@ -288,6 +292,7 @@ class TrainPage(QWidget):
         self.last_result = result
         self.settings.add_recent("recent/models", result.model_dir)
         self.stage_label.setText(f"Model saved to {result.model_dir} in {result.summary.get('train_seconds', '?')} s")
+        self.threshold_notes.setText("\n".join(result.thresholds.statement_lines()))
         skipped = result.summary.get("skipped_images", [])
         if skipped:
             self.banner.show_message(f"{len(skipped)} unreadable image(s) were skipped, e.g. {skipped[0][0]}: "

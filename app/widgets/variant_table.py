@@ -58,7 +58,8 @@ class QtVariantTable(QTableWidget):
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.horizontalHeaderItem(COLUMNS.index("Drift")).setToolTip(
-            "Largest change of the image score against FP32 on the held-out normal images, relative to FP32's "
+            "Largest change of the image score against FP32 on the normal images its thresholds came from (held-out, "
+            "or a sample of the training ones), relative to FP32's "
             "largest score (n/a without the training folders)")
         self.horizontalHeaderItem(COLUMNS.index("Flips")).setToolTip(
             "Test images whose OK / NG verdict differs from FP32's, each variant at its own thresholds: equal AUROC "

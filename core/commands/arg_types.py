@@ -129,3 +129,7 @@ SEED = whole_number(0, 2**32 - 1)  # NumPy's and PyTorch's generators both take 
 CALIBRATION_SAMPLES = whole_number(1, 1024)  # 1024 inputs of 256 px are 0.8 GB of float32 already
 RUNS = whole_number(1, 100_000)
 SECONDS = real_number(0, 7 * 24 * 3600, above=True)
+TARGET_FRR = real_number(0, 0.5, above=True)  # a false-reject rate above one half rejects most good parts
+# 0: the held-out split; 1 fold would score each image by a model fitted on nothing
+THRESHOLD_FOLDS = _number_type(int, lambda value: value == 0 or 2 <= value <= 20,
+                               "must be 0 (hold 10 % out) or a whole number of folds from 2 to 20")

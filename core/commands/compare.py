@@ -36,7 +36,8 @@ def compare_variant(model_dir: Path, spec: VariantSpec, data: list[Path], bundle
 def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.model)
     out = args.out or Path("runs/compare") / args.model.name
-    specs = default_variants(manifest.method, args.calibration_samples, args.target)
+    specs = default_variants(manifest.method, args.calibration_samples, args.target,
+                             held_out=manifest.holdout_fraction > 0)
     unknown = sorted(set(args.only or ()) - {spec.name for spec in specs})
     if unknown:
         raise InputError(f"--only: no variant named {', '.join(unknown)} for this model (its variants: "

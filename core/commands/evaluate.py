@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         model = open_runtime(args.model, args.runtime or "auto")
     results = run_with_bars(evaluate_job(model, args.data))
     print(format_table(results))
+    print("\n".join(model.manifest.thresholds.statement_lines()))
     for name, reason in results["skipped"].items():
         print(f"skipped {name}: {reason}")
     if args.json:

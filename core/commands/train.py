@@ -14,6 +14,7 @@ from core.files import check_replaceable
 from core.methods.config import ModelConfig
 from core.commands.setting_flags import add_setting_flags, settings_from_args
 from core.methods.registry import DEFAULT_METHOD, METHODS, get_method
+from core.metrics.thresholds import DEFAULT_TARGET_FRR
 from core.model_store import is_model_directory
 from core.training import train_job
 
@@ -30,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-size", type=arg_types.IMAGE_SIZE, default=256)
     parser.add_argument("--seed", type=arg_types.SEED, default=0)
     parser.add_argument("--weights", default="imagenet", help="'imagenet' (default), 'random' or a state-dict file")
+    parser.add_argument("--target-frr", type=arg_types.TARGET_FRR, default=DEFAULT_TARGET_FRR, metavar="RATE",
+                        help="false-reject rate each category's threshold aims at (default 0.01: 1 %%)")
+    parser.add_argument("--threshold-folds", type=arg_types.THRESHOLD_FOLDS, default=None, metavar="K",
+                        help="choose thresholds from out-of-fold scores of every normal image, K folds (PatchCore "
+                             "and PaDiM: 10 by default, about free; methods that train: K more trainings); 0 holds "
+                             "10 %% of the normal images out instead (the default of methods that train)")
     parser.add_argument("--out", type=arg_types.replaced_folder, required=True, metavar="MODEL_DIR")
     add_setting_flags(parser)
     parser.set_defaults(run=run)
@@ -40,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     config = ModelConfig(method=args.method, backbone=args.backbone, layer_group=args.layers or "",
                          image_size=args.image_size, seed=args.seed,
                          settings=settings_from_args(get_method(args.method), args))
-    result = run_with_bars(train_job(config, args.data, args.out, weights=args.weights))
+    result = run_with_bars(train_job(config, args.data, args.out, weights=args.weights, target_frr=args.target_frr,
+                                     threshold_folds=args.threshold_folds))
     for path, reason in result.summary["skipped_images"]:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"model written to {result.model_dir}")
     print(json.dumps(result.summary, indent=2))
+    print("\n".join(result.thresholds.statement_lines()))
     return 0
+

@@ -53,6 +53,9 @@ def calibration_inputs(
         std = np.asarray(manifest.normalisation.std, np.float32).reshape(1, 3, 1, 1)
         return (rng.standard_normal((samples, 3, size, size), dtype=np.float32) * std + mean).astype(np.float32)
     paths = normal_image_paths(manifest, source, data_roots)
+    if not paths and source == "heldout" and manifest.holdout_fraction == 0:
+        raise InputError("the model held no normal images out (its thresholds come from out-of-fold scores of all "
+                         "of them): calibrate on train or random-normal")
     if not paths:
         raise InputError(f"no {source} images to calibrate on")
     chosen = sorted(rng.choice(len(paths), size=min(samples, len(paths)), replace=False))

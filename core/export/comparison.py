@@ -29,10 +29,12 @@ METRICS = ("image_auroc", "pixel_auroc", "pixel_f1_max")
 STAGE = "compare"
 
 
-def default_variants(method: str, samples: int, target: str = "cpu") -> list[VariantSpec]:
-    """FP32, FP16, INT8-PTQ with each calibration source, and INT8-QAT for methods that train."""
+def default_variants(method: str, samples: int, target: str = "cpu", held_out: bool = True) -> list[VariantSpec]:
+    """FP32, FP16, INT8-PTQ with each calibration source (held-out images only where the model held some out:
+    `held_out`, False for out-of-fold thresholds), and INT8-QAT for methods that train."""
     variants = [VariantSpec("fp32", target=target), VariantSpec("fp16", target=target)]
-    variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in CALIBRATION_SOURCES]
+    sources = [source for source in CALIBRATION_SOURCES if held_out or source != "heldout"]
+    variants += [VariantSpec("int8", "ptq", source, target, calibration_samples=samples) for source in sources]
     if get_method(method).trains:
         variants.append(VariantSpec("int8", "qat", None, target))
     return variants

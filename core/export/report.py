@@ -70,7 +70,8 @@ def report_markdown(title: str, report: dict[str, Any]) -> str:
            "qat": f"quantization-aware training, {spec['qat_epochs']} epochs"}.get(spec["method"], "no quantization")
     drift = report["fp32_drift"]
     drift_line = (f"{drift['max_relative_score_drift']:.3g} largest relative score change on {drift['images']} "
-                  "held-out normal images" if drift else "unknown (the training folders were not reachable)")
+                  "normal images (held-out, or a sample of the training ones)" if drift
+                  else "unknown (the training folders were not reachable)")
     operators = ", ".join(f"{name} {count}" for name, count in sorted(report["operators"].items(),
                                                                       key=lambda item: -item[1]))
     return "\n".join([

@@ -1,7 +1,7 @@
 """Export a model directory as one precision variant (FP32, FP16, INT8 by PTQ or QAT) into a deployment bundle.
 
 Every variant is checked against the TensorRT operator tables when it targets TensorRT, gets its own thresholds
-from the held-out normal images (quantization shifts scores), and records how far its scores drift from FP32.
+for its own graph (quantization shifts scores: `core.export.variant_thresholds`), and records how far its scores drift from FP32.
 
 Example:
     >>> spec = VariantSpec(precision="int8", method="ptq", calibration="random-normal", target="cpu")
@@ -26,6 +26,7 @@ from core.export.calibration import CALIBRATION_SOURCES, calibration_inputs, nor
 from core.export.fp16 import convert_to_fp16
 from core.export.ptq import quantize_ptq
 from core.export.report import REPORT_FILE, report_markdown, variant_report
+from core.export.variant_thresholds import variant_thresholds
 from core.jobs import CancelToken, Progress
 from core.methods.registry import get_method
 from core.metrics import ThresholdChooser
@@ -90,8 +91,8 @@ def export_variant_job(
             from core.export.trt_check import assert_tensorrt_compatible
 
             assert_tensorrt_compatible(graph, spec.target)
-        yield Progress(0, 0, "choosing thresholds on held-out images", stage="thresholds")
-        thresholds, drift = _variant_thresholds(manifest, graph, fp32_graph, data_roots, spec.name)
+        yield Progress(0, 0, "choosing thresholds for this graph", stage="thresholds")
+        thresholds, drift = variant_thresholds(manifest, graph, fp32_graph, data_roots, spec.name)
         report = variant_report(spec, fp32_graph, graph, drift, manifest.thresholds, thresholds,
                                 time.monotonic() - started)
         size = manifest.image_size
@@ -140,36 +141,6 @@ def _make_graph(
         roots = [Path(root) for root in (data_roots or manifest.data_roots)]
         flavour = "cpu" if spec.target == "cpu" else "tensorrt"
         yield from qat_job(model_dir, roots, graph, flavour=flavour, epochs=spec.qat_epochs, cancel=cancel)
-
-
-def _variant_thresholds(
-    manifest: ModelManifest, graph: Path, fp32_graph: Path, data_roots: Sequence[Path] | None, variant_name: str
-) -> tuple[Thresholds, dict[str, float] | None]:
-    """Thresholds of the variant, chosen by training's rule on the held-out normal images training used, and its
-    largest score drift from FP32 on them. A variant whose scores are not finite there is refused (a value past
-    FP16's 65504 in a network, say): thresholds chosen on NaN would pass every image silently.
-
-    Without access to the training folders the FP32 thresholds are kept, and the drift is unknown (None)."""
-    variant, fp32 = OnnxRuntime(graph, manifest.image_size), OnnxRuntime(fp32_graph, manifest.image_size)
-    chooser, fp32_scores = ThresholdChooser(), []
-    try:
-        for name, paths in normal_images_by_category(manifest, "heldout", data_roots).items():
-            if not paths:
-                continue
-            images = load_normal_images(paths, manifest.image_size, min_images=1).images
-            chooser.add(name, *variant.predict(images))
-            fp32_scores.append(fp32.predict(images)[0])
-    except (InputError, OSError):
-        return manifest.thresholds, None
-    if not fp32_scores:
-        return manifest.thresholds, None
-    scores, reference = chooser.scores, np.concatenate(fp32_scores)
-    broken = int((~np.isfinite(scores)).sum())
-    if broken:
-        raise InputError(f"{variant_name}: the graph gives non-finite scores on {broken} of {len(scores)} held-out "
-                         f"normal images (a value past the precision's range); export another precision")
-    relative = np.abs(scores - reference) / max(float(np.abs(reference).max()), 1e-12)
-    return chooser.thresholds(), {"max_relative_score_drift": float(relative.max()), "images": len(scores)}
 
 
 def bundle_from_model(model_dir: Path, out_dir: Path, precision: str) -> Path:

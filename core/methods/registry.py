@@ -21,9 +21,11 @@ from core.methods.cfa.settings import CfaSettings
 from core.methods.cfa.torch_model import CfaModel
 from core.methods.config import ModelConfig
 from core.methods.padim.fit import fit_gaussians
+from core.methods.padim.out_of_fold import fit_gaussians_out_of_fold
 from core.methods.padim.settings import PadimSettings
 from core.methods.padim.torch_model import PadimModel
 from core.methods.patchcore.fit import fit_memory_bank
+from core.methods.patchcore.out_of_fold import fit_memory_bank_out_of_fold
 from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.patchcore.torch_model import PatchcoreModel
 from core.methods.rd.fit import fit_reverse_distillation
@@ -135,6 +137,7 @@ METHODS: dict[str, MethodSpec] = {
         build=_build_patchcore,
         fit=fit_memory_bank,
         networks=("extractor.layers",),
+        fit_out_of_fold=fit_memory_bank_out_of_fold,
     ),
     "padim": MethodSpec(
         name="padim",
@@ -146,6 +149,7 @@ METHODS: dict[str, MethodSpec] = {
         build=_build_padim,
         fit=fit_gaussians,
         networks=("extractor.layers",),
+        fit_out_of_fold=fit_gaussians_out_of_fold,
     ),
     "cfa": MethodSpec(
         name="cfa",

@@ -25,6 +25,10 @@ from core.methods.settings import MethodSettings
 # fit(model, images N x 3 x S x S uint8, config, cancel, categories N indices into the training's categories or None)
 FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken, "torch.Tensor | None"],
                        Generator[Progress, None, None]]
+# fit_out_of_fold(model, images, config, cancel, categories, folds): fits the model on ALL images, as `fit` does, and
+# returns each image's (score N, map N x S x S) from a model fitted without the image's fold
+OutOfFoldFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken, "torch.Tensor | None", int],
+                             Generator[Progress, None, "tuple[torch.Tensor, torch.Tensor]"]]
 BuildFunction = Callable[[ModelConfig, "str | Path"], nn.Module]
 OptimiserFactory = Callable[[Sequence[nn.Parameter], float], torch.optim.Optimizer]
 # (the model, the `loss_inputs` tuples of the training images) -> new values of fitted buffers, by attribute path
@@ -74,6 +78,10 @@ class MethodSpec:
     fit: FitFunction
     networks: tuple[str, ...]  # submodule paths that are neural networks (FP16 / INT8); the rest stays FP32
     training: Training | None = None  # None: fitting trains nothing (a memory bank), so QAT is not offered
+    # A cheap way to score every training image out of fold while fitting (k-fold banks or statistics at about the
+    # cost of one fit): thresholds then come from every normal image and none is held out. None: k-fold scores
+    # cost k fits (`core.methods.out_of_fold`), so they are offered by a setting and the held-out split is the default.
+    fit_out_of_fold: OutOfFoldFunction | None = None
 
     @property
     def trains(self) -> bool:

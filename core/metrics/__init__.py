@@ -10,6 +10,7 @@ categories.
 from core.metrics.category import CategoryMetrics, evaluate_category, mean_metrics
 from core.metrics.image import image_auroc, image_f1, image_f1_max, roc_points, threshold_from_normal_scores
 from core.metrics.pixel import PixelScores, aupro, pixel_auroc, pixel_f1_max
+from core.metrics.confidence import frr_upper_bound
 from core.metrics.thresholds import ThresholdChooser
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ThresholdChooser",
     "aupro",
     "evaluate_category",
+    "frr_upper_bound",
     "image_auroc",
     "image_f1",
     "image_f1_max",

@@ -72,6 +72,9 @@ def test_training_to_the_end_keeps_the_ui_responsive_and_activates_the_model(qtb
     model_dir = window.settings.models_folder / "trained-here"
     assert page.last_result.model_dir == model_dir and (model_dir / "model.onnx").is_file()
     assert len(page.loss_plot.losses) == 3  # 8 good images (one held out): one batch, so one step per epoch
+    assert page.threshold_notes.text().startswith("threshold stripes ")
+    assert page.threshold_notes.text().endswith(": chosen from 1 normal image (held out): the false-reject rate is "
+                                                "below 90 % with 90 % confidence (target 1 %)")
     qtbot.waitUntil(lambda: window.inspect_page.runtime.model_dir == model_dir, timeout=30_000)
     assert page.results.cell_text(0, 0) == "stripes" and page.results.cell_text(1, 0) == "mean"
     assert 0.0 <= float(page.results.cell_text(0, 1)) <= 1.0  # image AUROC

@@ -12,8 +12,12 @@ def test_train_evaluate_predict(tiny_categories, tmp_path, capsys) -> None:
     model = tmp_path / "model"
     data = [str(path) for path in tiny_categories]
     assert main(["train", "--data", *data, "--method", "patchcore", "--image-size", "64", "--coreset-ratio", "0.2",
-                 "--weights", "random", "--out", str(model)]) == 0
+                 "--weights", "random", "--target-frr", "0.05", "--out", str(model)]) == 0
     assert (model / "manifest.json").is_file()
+    statement = ("chosen from 12 normal images (out of fold, 10 folds): the false-reject rate is below 17.5 % with "
+                 "90 % confidence (target 5 %)")
+    trained = capsys.readouterr().out
+    assert f"{statement}" in trained and "threshold stripes " in trained and "threshold waves " in trained
 
     report = tmp_path / "report.json"
     assert main(["evaluate", "--model", str(model), "--data", *data, "--json", str(report)]) == 0
@@ -24,7 +28,7 @@ def test_train_evaluate_predict(tiny_categories, tmp_path, capsys) -> None:
         assert metrics["n_images"] == 6
     assert "mean" in results
     table = capsys.readouterr().out
-    assert "stripes" in table and "mean" in table
+    assert "stripes" in table and "mean" in table and statement in table
 
     out = tmp_path / "predictions"
     assert main(["predict", "--model", str(model), str(tiny_categories[0] / "test"), "--out", str(out)]) == 0

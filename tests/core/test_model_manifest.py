@@ -123,6 +123,6 @@ def test_the_threshold_chooser_applies_the_one_rule_per_category_and_overall() -
                                    "loud": threshold_from_normal_scores(loud)}
     assert chosen.image == threshold_from_normal_scores(np.concatenate([quiet, loud]))
     assert chosen.heldout_score_max == loud.max() and chosen.map_low == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="no held-out normal images"):
+    with pytest.raises(ValueError, match="no normal images the model was not fitted on"):
         ThresholdChooser().thresholds()
 

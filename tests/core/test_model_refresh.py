@@ -19,7 +19,7 @@ from core.training import train_job
 def test_refresh_rebuilds_the_graph_and_the_thresholds_training_chose(tmp_path, capsys) -> None:
     category = make_mvtec_category(tmp_path / "data", "stripes", seed=1)
     trained = run_to_end(train_job(ModelConfig(method="patchcore", image_size=64), [category], tmp_path / "model",
-                                   weights="random")).model_dir
+                                   weights="random", threshold_folds=0)).model_dir  # held out, as models used to be
     chosen = load_model(trained).manifest.thresholds
     # What an older version left: the same weights, no graph and stale thresholds
     loaded = load_model(trained)
@@ -35,3 +35,11 @@ def test_refresh_rebuilds_the_graph_and_the_thresholds_training_chose(tmp_path, 
     pixels = np.random.default_rng(0).uniform(0, 255, (2, 3, 64, 64))
     assert max(parity_error(refreshed.network, tmp_path / "old" / ONNX_GRAPH, pixels)) < 1e-3
     assert json.loads((tmp_path / "old" / MANIFEST).read_text())["files"]  # verified like any saved model
+
+
+def test_a_model_with_out_of_fold_thresholds_is_not_refreshed(tmp_path, capsys) -> None:
+    category = make_mvtec_category(tmp_path / "data", "stripes", seed=1)
+    trained = run_to_end(train_job(ModelConfig(method="padim", image_size=64), [category], tmp_path / "model",
+                                   weights="random", threshold_folds=2)).model_dir
+    assert main(["refresh", "--model", str(trained)]) == 2
+    assert "out-of-fold scores, which only training makes" in capsys.readouterr().err

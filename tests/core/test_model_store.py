@@ -32,8 +32,11 @@ def test_manifest_says_what_made_the_model(trained) -> None:
     assert len(manifest.data_fingerprint) == 64
     assert manifest.normalisation.mean == (127.5, 127.5, 127.5)
     assert {"torch", "timm", "python"} <= set(manifest.library_versions)
-    # The split the thresholds came from, so that exported variants choose theirs on the same held-out images.
-    assert (manifest.holdout_fraction, manifest.split_seed) == (0.1, CONFIG.seed)
+    # PatchCore's thresholds come from out-of-fold scores of every normal image: nothing is held out, and the
+    # manifest says how each threshold was chosen.
+    assert (manifest.holdout_fraction, manifest.split_seed) == (0.0, CONFIG.seed)
+    assert {basis.source for basis in manifest.thresholds.basis.values()} == {"out-of-fold"}
+    assert {len(scores) for scores in manifest.thresholds.normal_scores.values()} == {12}
     assert set(manifest.thresholds.per_category) == {"stripes", "waves"}
     assert ModelManifest.from_json(manifest.to_json(), trained) == manifest  # written as read
 

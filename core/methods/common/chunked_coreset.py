@@ -12,7 +12,8 @@ fly and dropped once their candidates are picked.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -24,6 +25,15 @@ from core.methods.common.coreset import GreedyCoresetSampler, random_projection
 def coreset_size(ratio: float, rows: int) -> int:
     """How many of `rows` a coreset of `ratio` keeps: ratio x rows rounded half up, at least one."""
     return max(1, math.floor(ratio * rows + 0.5))
+
+
+@dataclass(frozen=True)
+class ChunkCandidates:
+    """One chunk's greedy picks: their features, their projection, and how many rows of the chunk they stand for."""
+
+    features: Tensor
+    projected: Tensor
+    rows: int
 
 
 class ChunkedCoresetSampler:
@@ -51,10 +61,16 @@ class ChunkedCoresetSampler:
 
     def run(self, chunks: Iterable[Tensor], chunk_count: int = 0) -> Generator[Progress, None, Tensor]:
         """`chunk_count`, when known, is only the progress total."""
+        candidates = yield from self.candidates(chunks, chunk_count)
+        return self.merged(candidates)
+
+    def candidates(self, chunks: Iterable[Tensor], chunk_count: int = 0
+                   ) -> Generator[Progress, None, list[ChunkCandidates]]:
+        """Each chunk's own greedy candidates (`oversample` x ratio of its rows), in stream order. `merged` of all of
+        them is `run`'s bank; `merged` of some of them is the bank those chunks alone would have given, which is
+        what out-of-fold scoring needs (k banks for the price of k small merges, not k coresets)."""
         projection: Tensor | None = None
-        kept: list[Tensor] = []
-        pending: list[tuple[Tensor, Tensor]] = []  # candidates waiting for a merge: (features, projected)
-        pending_rows = rows_seen = rows_merged = 0  # rows_merged: rows of the chunks already merged
+        picked_chunks: list[ChunkCandidates] = []
         self.cancel.raise_if_cancelled()
         for index, chunk in enumerate(chunks):
             if projection is None:
@@ -65,30 +81,40 @@ class ChunkedCoresetSampler:
             projected = chunk.float() @ projection
             size = min(len(chunk), math.ceil(self.oversample * self.ratio * len(chunk)))
             picked = self._greedy(projected, size, seed=self.seed + 1 + index)
-            pending.append((chunk[picked], projected[picked]))
-            pending_rows += len(picked)
-            rows_seen += len(chunk)
+            picked_chunks.append(ChunkCandidates(chunk[picked], projected[picked], len(chunk)))
+            yield Progress(index + 1, chunk_count, f"coreset of chunk {index + 1}", stage="coreset")
+            self.cancel.raise_if_cancelled()  # before the next chunk is asked for (and embedded)
+        if not picked_chunks:
+            raise ValueError("no features to subsample")
+        return picked_chunks
+
+    def merged(self, candidates: Sequence[ChunkCandidates]) -> Tensor:
+        """The kept rows, M x C, of the chunks `candidates` came from: merged `merge_rows` candidates at a time."""
+        if not candidates:
+            raise ValueError("no features to subsample")
+        kept: list[Tensor] = []
+        pending: list[ChunkCandidates] = []
+        pending_rows = rows_seen = rows_merged = 0  # rows_merged: rows of the chunks already merged
+        for chunk in candidates:
+            pending.append(chunk)
+            pending_rows += len(chunk.features)
+            rows_seen += chunk.rows
             if pending_rows >= self.merge_rows:
                 kept.append(self._merge(pending, rows_merged, rows_seen, final=False))
                 pending, pending_rows, rows_merged = [], 0, rows_seen
-            yield Progress(index + 1, chunk_count, f"coreset of chunk {index + 1}", stage="coreset")
-            self.cancel.raise_if_cancelled()  # before the next chunk is asked for (and embedded)
-        if rows_seen == 0:
-            raise ValueError("no features to subsample")
         if pending:
             kept.append(self._merge(pending, rows_merged, rows_seen, final=True))
         return torch.cat(kept)
 
-    def _merge(self, pending: list[tuple[Tensor, Tensor]], rows_before: int, rows_after: int,
-               final: bool) -> Tensor:
+    def _merge(self, pending: list[ChunkCandidates], rows_before: int, rows_after: int, final: bool) -> Tensor:
         # Cumulative rounding: every merge keeps its share of the rows, and together they keep exactly
         # coreset_size(ratio, all rows). Rounding half up makes a share at most ceil(ratio x its rows), never more
         # than its candidates (each chunk gave at least that many).
         target = self._rounded(rows_after) - self._rounded(rows_before)
         if final:
             target = coreset_size(self.ratio, rows_after) - self._rounded(rows_before)
-        features = torch.cat([features for features, _ in pending])
-        projected = torch.cat([projected for _, projected in pending])
+        features = torch.cat([chunk.features for chunk in pending])
+        projected = torch.cat([chunk.projected for chunk in pending])
         return features[self._greedy(projected, target, seed=self.seed)]
 
     def _rounded(self, rows: int) -> int:

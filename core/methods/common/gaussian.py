@@ -34,6 +34,18 @@ class GaussianStatistics:
         self.sum += samples.sum(dim=1)
         self.outer += samples.transpose(1, 2) @ samples  # batched over positions
 
+    def without(self, part: GaussianStatistics) -> GaussianStatistics:
+        """The statistics of these samples minus `part`'s (a subset of them): sums subtract, so a k-fold's Gaussian
+        costs one pass over the fold, not over everything else."""
+        if part.sum.shape != self.sum.shape or part.count > self.count:
+            raise ValueError(f"{part.count} samples of {tuple(part.sum.shape)} are not part of {self.count} of "
+                             f"{tuple(self.sum.shape)}")
+        rest = GaussianStatistics(0, 0)
+        rest.count = self.count - part.count
+        rest.sum = self.sum - part.sum
+        rest.outer = self.outer - part.outer
+        return rest
+
     def covariance(self, regularisation: float, positions: slice = slice(None)) -> Tensor:
         """Unbiased covariance at `positions` plus `regularisation` x I (the PaDiM paper's 0.01 I), float64."""
         if self.count < 2:

@@ -83,26 +83,35 @@ class PadimModel(FrozenFeatureModel):
     def mahalanobis(self, embedding: Tensor) -> Tensor:
         """sqrt((x - mu)^T Sigma^-1 (x - mu)) at every position of N x d x h x w embeddings, against the Gaussians of
         the category that fits each image best: N x 1 x h x w."""
-        mean, precision = self.mean, self.precision
-        if mean.dim() == 2:  # saved before categories had their own Gaussians: one category
-            mean, precision = mean[None], precision[None]
-        batch, channels, height, width = embedding.shape
-        if height * width != mean.shape[1]:
-            raise ValueError(f"the model was fitted on {mean.shape[1]} patch positions; these images give "
-                             f"{height} x {width} = {height * width} (another image size?)")
-        patches = embedding.reshape(batch, channels, height * width).permute(2, 0, 1)  # P x N x d
-        delta = patches[None] - mean[:, :, None, :]  # K x P x N x d
-        squared = ((delta @ precision) * delta).sum(dim=-1)  # K x P x N
-        distances = squared.clamp_min(0).sqrt()  # the inverse is positive definite; clamp only rounding below 0
-        if distances.shape[0] == 1:
-            chosen = distances[0]
-        else:
-            fit = delta.pow(2).sum(dim=-1).mean(dim=1)  # K x N: squared distance to each category's means
-            best = (fit == fit.amin(dim=0, keepdim=True)).to(distances.dtype)
-            best = best / best.sum(dim=0, keepdim=True)  # an exact tie averages the tied categories
-            chosen = (distances * best[:, None, :]).sum(dim=0)  # P x N
-        return chosen.permute(1, 0).reshape(batch, 1, height, width)
+        return mahalanobis_to_nearest(embedding, self.mean, self.precision)
+
+    def scores_from(self, embedding: Tensor, size: Sequence[int], mean: Tensor, precision: Tensor
+                    ) -> tuple[Tensor, Tensor]:
+        """(scores N, maps N x 1 x size) of embeddings against the given statistics (the model's own, or a fold's
+        for out-of-fold scores: `core.methods.padim.out_of_fold`)."""
+        return self.smooth(mahalanobis_to_nearest(embedding, mean, precision), size)
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
-        distances = self.mahalanobis(self.embed(pixels))
-        return self.smooth(distances, pixels.shape[-2:])
+        return self.scores_from(self.embed(pixels), pixels.shape[-2:], self.mean, self.precision)
+
+
+def mahalanobis_to_nearest(embedding: Tensor, mean: Tensor, precision: Tensor) -> Tensor:
+    """`PadimModel.mahalanobis` against statistics K x P x d (mean) and K x P x d x d (inverse covariance)."""
+    if mean.dim() == 2:  # saved before categories had their own Gaussians: one category
+        mean, precision = mean[None], precision[None]
+    batch, channels, height, width = embedding.shape
+    if height * width != mean.shape[1]:
+        raise ValueError(f"the model was fitted on {mean.shape[1]} patch positions; these images give "
+                         f"{height} x {width} = {height * width} (another image size?)")
+    patches = embedding.reshape(batch, channels, height * width).permute(2, 0, 1)  # P x N x d
+    delta = patches[None] - mean[:, :, None, :]  # K x P x N x d
+    squared = ((delta @ precision) * delta).sum(dim=-1)  # K x P x N
+    distances = squared.clamp_min(0).sqrt()  # the inverse is positive definite; clamp only rounding below 0
+    if distances.shape[0] == 1:
+        chosen = distances[0]
+    else:
+        fit = delta.pow(2).sum(dim=-1).mean(dim=1)  # K x N: squared distance to each category's means
+        best = (fit == fit.amin(dim=0, keepdim=True)).to(distances.dtype)
+        best = best / best.sum(dim=0, keepdim=True)  # an exact tie averages the tied categories
+        chosen = (distances * best[:, None, :]).sum(dim=0)  # P x N
+    return chosen.permute(1, 0).reshape(batch, 1, height, width)

@@ -38,8 +38,8 @@ def fit_memory_bank(
     model.eval()
     sampler = ChunkedCoresetSampler(ratio, seed=seed, cancel=cancel)
     with single_threaded_operators() as workers, torch.no_grad():
-        embedder = _fast_copy(model, images[:2])
-        embedded = ordered_map(partial(_embed_patches, embedder), _batches(images, cancel), workers,
+        embedder = fast_copy(model, images[:2])
+        embedded = ordered_map(partial(embed_patches, embedder), _batches(images, cancel), workers,
                                ahead=2 * CHUNK_IMAGES // EMBED_BATCH)  # the next two chunks, while one is sampled
         with closing(embedded):  # on cancel or error: stop the workers now, not when garbage is collected
             bank = yield from sampler.run(_chunks(embedded), chunk_count=-(-len(images) // CHUNK_IMAGES))
@@ -48,7 +48,7 @@ def fit_memory_bank(
         model.set_memory_bank(bank.contiguous(), neighbours)
 
 
-def _fast_copy(model: PatchcoreModel, probe: torch.Tensor) -> PatchcoreModel:
+def fast_copy(model: PatchcoreModel, probe: torch.Tensor) -> PatchcoreModel:
     """A copy of `model` for embedding only: batch norms folded, channels-last. Its embeddings are checked against
     the model's on `probe` images; where folding does not fit a backbone's layout, the copy is only channels-last."""
     with torch.no_grad():
@@ -66,7 +66,7 @@ def _batches(images: torch.Tensor, cancel: CancelToken) -> Iterator[torch.Tensor
         yield images[start : start + EMBED_BATCH]
 
 
-def _embed_patches(model: PatchcoreModel, images: torch.Tensor) -> torch.Tensor:
+def embed_patches(model: PatchcoreModel, images: torch.Tensor) -> torch.Tensor:
     """Patch features (images x h x w) x C of a batch of uint8 images; runs on a worker thread."""
     with torch.no_grad():  # grad mode is per thread
         embedding = model.embed(images.float().contiguous(memory_format=torch.channels_last))

@@ -13,7 +13,8 @@ from onnx import numpy_helper
 from core.errors import InputError
 from core.bundle import verify_bundle
 from core.export.calibration import calibration_inputs, normal_images_by_category
-from core.export.variants import VariantSpec, _variant_thresholds, export_variant_job
+from core.export.variant_thresholds import variant_thresholds
+from core.export.variants import VariantSpec, export_variant_job
 from core.jobs import run_to_end
 from core.methods.config import ModelConfig
 from core.methods.stfpm.settings import StudentSettings
@@ -104,7 +105,7 @@ def test_a_variant_with_non_finite_scores_is_refused(model_dir, tmp_path) -> Non
     path = tmp_path / "overflowing.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     with pytest.raises(InputError, match="fp16-cpu: the graph gives non-finite scores on 2 of 2 held-out normal"):
-        _variant_thresholds(read_manifest(model_dir), path, model_dir / "model.onnx", None, "fp16-cpu")
+        variant_thresholds(read_manifest(model_dir), path, model_dir / "model.onnx", None, "fp16-cpu")
 
 
 @pytest.mark.parametrize("target", ["cpu", "tensorrt8"])
