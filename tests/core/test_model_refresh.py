@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import make_mvtec_category
 
 from core.cli import main
 from core.jobs import run_to_end
@@ -14,6 +13,7 @@ from core.model_store import MANIFEST, ONNX_GRAPH, load_model, save_model
 from core.model_manifest import Thresholds
 from core.onnx_export import parity_error
 from core.training import train_job
+from tests.conftest import make_mvtec_category
 
 
 def test_refresh_rebuilds_the_graph_and_the_thresholds_training_chose(tmp_path, capsys) -> None:
