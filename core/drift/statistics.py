@@ -1,0 +1,28 @@
+"""Per-frame image statistics cheap enough for the frame thread (0.14 ms at 256 px on the shared 2-core Xeon).
+
+They are taken on the model-sized input (the frame as the network sees it), so a camera's resolution does not move
+them and the training reference is computed on the very same pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BRIGHTNESS, CONTRAST, SHARPNESS, SCORE = "brightness", "contrast", "sharpness", "score"
+IMAGE_STATISTICS = (BRIGHTNESS, CONTRAST, SHARPNESS)
+STATISTICS = (*IMAGE_STATISTICS, SCORE)
+
+
+def frame_statistics(pixels: np.ndarray) -> np.ndarray:
+    """(brightness, contrast, sharpness) of an H x W x 3 RGB uint8 image, as float64: the mean luma, the luma's
+    standard deviation, and the variance of its Laplacian (a focus measure: blur removes the high frequencies)."""
+    luma = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    mean, std = cv2.meanStdDev(luma)
+    # 16-bit Laplacian (exact for 8-bit input) and its first two moments by norm and sum: half the time of a float
+    # Laplacian and meanStdDev, which matters on the frame thread.
+    laplacian = cv2.Laplacian(luma, cv2.CV_16S)
+    count = laplacian.size
+    edge_mean = cv2.sumElems(laplacian)[0] / count
+    edge_variance = cv2.norm(laplacian, cv2.NORM_L2SQR) / count - edge_mean**2
+    return np.array([mean[0, 0], std[0, 0], edge_variance], np.float64)
