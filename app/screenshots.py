@@ -40,6 +40,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         wait_until(lambda: page.verdict.inspected.text() not in ("0", ""), 120, "the first inspected frame")
         wait_until(lambda: len(page.ng_strip.thumbnails) >= 3 or int(page.verdict.inspected.text()) >= 40, 60,
                    "a few NG frames")
+        wait_until(lambda: page.drift_readout.state is not None, 180, "the first drift judgement")
         written.append(save(window, folder / "inspect.png"))
         window.set_kiosk(True)
         settle = time.monotonic() + 1.5
