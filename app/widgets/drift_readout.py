@@ -30,7 +30,7 @@ class QtDriftReadout(QWidget):
             grid.addWidget(QLabel(name.capitalize()), row, 0)
             value = QLabel("—")
             value.setToolTip(f"PSI of the last frames against the training images: warn at {WARN_PSI}, alarm at "
-                             f"{ALARM_PSI}")
+                             f"{ALARM_PSI}, once the newest frames' median has moved by more than a tolerance")
             self.values[name] = value
             grid.addWidget(value, row, 1)
         layout.addLayout(grid)
@@ -58,7 +58,8 @@ class QtDriftReadout(QWidget):
             if value is None:  # before the first judgement, or too few reference values (held-out scores)
                 label.setText("—" if state is None else "n/a: too few normal images to compare with")
             else:
-                label.setText(f"PSI {value:.2f}  {level}")
+                shift = state.shift.get(name)
+                label.setText(f"PSI {value:.2f}  {level}" + ("" if shift is None else f"   (median {shift:+.3g})"))
             label.setStyleSheet(f"color:{_COLOURS[level]}; font-weight:{'bold' if level != OK else 'normal'};")
         if state is not None:
             self.status.setText(f"last {state.frames} frames against the training images, at frame "

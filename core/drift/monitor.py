@@ -16,14 +16,14 @@ Example:
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
 from core.drift.psi import ALARM, LEVELS, MIN_REFERENCE, OK, bin_edges, level_of, psi, shares
 from core.drift.reference import DriftReference
-from core.drift.statistics import STATISTICS, frame_statistics
+from core.drift.statistics import STATISTICS, frame_statistics, shift_matters
 from core.sources.live import FrameResult
 
 DEFAULT_WINDOW = 200
@@ -32,12 +32,15 @@ DEFAULT_EVERY = 10
 
 @dataclass(frozen=True)
 class DriftState:
-    """One judgement: PSI per statistic (None where the reference is too small to judge) and its level."""
+    """One judgement: PSI per statistic (None where the reference is too small to judge), its level (ok unless the
+    median also moved by more than the statistic's tolerance: `core.drift.statistics.shift_matters`) and how far
+    the window's median is from the reference's."""
 
     psi: Mapping[str, float | None]
     levels: Mapping[str, str]
     frames: int
     frame_index: int
+    shift: Mapping[str, float] = field(default_factory=dict)  # the newest frames' median less the reference's
 
     @property
     def level(self) -> str:
@@ -55,12 +58,12 @@ class DriftState:
         return self.level, tuple(name for name in STATISTICS if self.levels.get(name) == ALARM)
 
     def summary(self) -> str:
-        """`drift ALARM at frame 312: brightness PSI 0.41 alarm, contrast 0.02, sharpness 0.03, score n/a (last 200
-        frames)`."""
+        """`drift ALARM at frame 312: PSI brightness 0.41 (+9.2) alarm, contrast 0.02 (-0.3), sharpness 0.03 (+4),
+        score n/a (last 200 frames)`: PSI and the median's shift."""
         parts = []
         for name in STATISTICS:
             value = self.psi.get(name)
-            text = f"{name} {'n/a' if value is None else f'{value:.2f}'}"
+            text = f"{name} {'n/a' if value is None else f'{value:.2f} ({self.shift[name]:+.3g})'}"
             parts.append(text if self.levels[name] == OK else f"{text} {self.levels[name]}")
         return (f"drift {self.level.upper()} at frame {self.frame_index}: PSI {', '.join(parts)} "
                 f"(last {self.frames} frames)")
@@ -86,7 +89,7 @@ class DriftMonitor:
         self._categories: deque[str] = deque(maxlen=window)
         self._added = 0
         self.state: DriftState | None = None
-        self._cache: dict[tuple[frozenset[str], str], tuple[np.ndarray, dict[str, np.ndarray], int] | None] = {}
+        self._cache: dict[tuple[frozenset[str], str], Any] = {}
         self._cached_for: DriftReference | None = None
 
     def add(self, pixels: np.ndarray, score: float, category: str = "", index: int = 0) -> DriftState | None:
@@ -115,21 +118,30 @@ class DriftMonitor:
         table = np.array(self._rows)
         weights = Counter(self._categories)
         values: dict[str, float | None] = {}
+        shifts: dict[str, float] = {}
+        matters: dict[str, bool] = {}
+        # The shift is read on the newest quarter of the window: the whole window's median lags a ramp by half a
+        # window, while PSI over the whole window (steadier) has long seen the change.
+        recent = min(len(table), max(10, self.window // 4))
         for column, name in enumerate(STATISTICS):
             binned = self._binned(reference, frozenset(weights), name)
             if binned is None:
                 values[name] = None
                 continue
-            edges, by_category, count = binned
+            edges, by_category, medians, count = binned
             total = sum(weights[category] for category in by_category)
             expected = sum(weights[category] * part for category, part in by_category.items()) / total
             values[name] = psi(shares(table[:, column], edges), expected, len(table), count)
+            median = sum(weights[category] * medians[category] for category in by_category) / total
+            shifts[name] = float(np.median(table[-recent:, column]) - median)
+            matters[name] = shift_matters(name, median + shifts[name], median)
         before = self.state.levels if self.state is not None else {}
-        levels = {name: level_of(value, before.get(name, OK)) for name, value in values.items()}
-        return DriftState(values, levels, len(table), index)
+        levels = {name: level_of(value, before.get(name, OK)) if matters.get(name) else OK
+                  for name, value in values.items()}
+        return DriftState(values, levels, len(table), index, shifts)
 
     def _binned(self, reference: DriftReference, categories: frozenset[str],
-                statistic: str) -> tuple[np.ndarray, dict[str, np.ndarray], int] | None:
+                statistic: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float], int] | None:
         """Bin edges over the reference of these categories and each one's shares (cached: the reference is fixed,
         and a line shows the same categories for hours); None when there are too few reference values."""
         if reference is not self._cached_for:
@@ -145,6 +157,7 @@ class DriftMonitor:
             else:
                 edges = bin_edges(pooled, self.window)
                 self._cache[key] = (edges, {category: shares(part, edges) for category, part in parts.items()},
+                                    {category: float(np.median(part)) for category, part in parts.items()},
                                     len(pooled))
         return self._cache[key]
 

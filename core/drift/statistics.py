@@ -26,3 +26,22 @@ def frame_statistics(pixels: np.ndarray) -> np.ndarray:
     edge_mean = cv2.sumElems(laplacian)[0] / count
     edge_variance = cv2.norm(laplacian, cv2.NORM_L2SQR) / count - edge_mean**2
     return np.array([mean[0, 0], std[0, 0], edge_variance], np.float64)
+
+
+# How far a statistic's median must move from the reference's before PSI may raise a level: PSI says that the
+# distribution moved, not whether by enough to matter. MVTec bottle's test/good images are 1.2 grey levels brighter
+# and 6 % sharper than its train/good ones (a PSI of 0.8: controlled lighting makes the statistics very tight);
+# nobody should be called for that. Absolute for brightness and contrast (grey levels), relative for sharpness
+# (the Laplacian's variance scales with the square of the edges' contrast), none for the score.
+ABSOLUTE_TOLERANCE = {BRIGHTNESS: 3.0, CONTRAST: 3.0}
+RELATIVE_TOLERANCE = {SHARPNESS: 0.2}
+
+
+def shift_matters(statistic: str, window_median: float, reference_median: float) -> bool:
+    """Whether the window's median is far enough from the reference's for a drift level to be raised."""
+    change = abs(window_median - reference_median)
+    if statistic in ABSOLUTE_TOLERANCE:
+        return change >= ABSOLUTE_TOLERANCE[statistic]
+    if statistic in RELATIVE_TOLERANCE:
+        return change >= RELATIVE_TOLERANCE[statistic] * abs(reference_median)
+    return True

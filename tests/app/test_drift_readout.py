@@ -21,7 +21,8 @@ from tests.core.sources.sources_testkit import write_video
 
 def _state(brightness: float, level: str) -> DriftState:
     return DriftState({"brightness": brightness, "contrast": 0.02, "sharpness": 0.12, "score": None},
-                      {"brightness": level, "contrast": "ok", "sharpness": "warn", "score": "ok"}, 200, 640)
+                      {"brightness": level, "contrast": "ok", "sharpness": "warn", "score": "ok"}, 200, 640,
+                      {"brightness": 9.5, "contrast": -0.2, "sharpness": 31.0})
 
 
 def test_the_readout_colours_each_statistic_and_raises_the_banner_on_alarm(qtbot) -> None:
@@ -29,7 +30,7 @@ def test_the_readout_colours_each_statistic_and_raises_the_banner_on_alarm(qtbot
     qtbot.addWidget(readout)
     readout.show()
     readout.show_state(_state(0.41, "alarm"))
-    assert readout.values["brightness"].text() == "PSI 0.41  alarm" and "#b3261e" in readout.values[
+    assert readout.values["brightness"].text() == "PSI 0.41  alarm   (median +9.5)" and "#b3261e" in readout.values[
         "brightness"].styleSheet()
     assert "#b06000" in readout.values["sharpness"].styleSheet() and readout.values["score"].text().startswith("n/a")
     assert readout.alarm.isVisibleTo(readout) and "brightness" in readout.alarm.text()

@@ -87,3 +87,17 @@ def test_a_cached_reference_reads_back_and_a_foreign_file_is_refused(tmp_path: P
     assert again == reference
     with pytest.raises(InputError, match="x.json: not a drift reference"):
         DriftReference.from_json({"format": "other"}, tmp_path / "x.json")
+
+
+def test_a_shift_too_small_to_matter_raises_nothing_however_tight_the_reference() -> None:
+    rng = np.random.default_rng(4)
+    tight = {name: tuple(rng.normal(137.0, 0.8, 100)) for name in STATISTICS}  # controlled light: +-1 grey level
+    monitor = DriftMonitor(DriftReference("abc", {"part": tight}, 100), window=50, every=50)
+    for index in range(50):  # one grey level brighter: a large PSI, below the 3-level tolerance
+        state = monitor.add(_frame(rng.normal(138.0, 0.8)), 137.0, "part", index)
+    assert state is not None and state.psi["brightness"] > 0.25
+    assert state.levels["brightness"] == OK and abs(state.shift["brightness"] - 1.0) < 0.6
+    for index in range(50, 100):  # ten levels brighter
+        state = monitor.add(_frame(rng.normal(147.0, 0.8)), 137.0, "part", index)
+    assert state is not None and state.levels["brightness"] == ALARM and state.shift["brightness"] > 8
+    assert "brightness" in state.summary() and " alarm" in state.summary()
