@@ -13,7 +13,7 @@ from core.drift.psi import ALARM, ALARM_PSI, OK, WARN, WARN_PSI
 from core.drift.statistics import BRIGHTNESS, CONTRAST, SCORE, SHARPNESS, STATISTICS
 
 _COLOURS = {OK: "#1b7f3b", WARN: "#b06000", ALARM: "#b3261e"}
-_WHAT_TO_CHECK = {BRIGHTNESS: "the lighting", CONTRAST: "the lighting and exposure", SHARPNESS: "the focus and lens",
+_WHAT_TO_CHECK = {BRIGHTNESS: "the lighting", CONTRAST: "the exposure", SHARPNESS: "the focus and lens",
                   SCORE: "the parts and the model"}
 
 
@@ -60,9 +60,11 @@ class QtDriftReadout(QWidget):
             else:
                 shift = state.shift.get(name)
                 label.setText(f"PSI {value:.2f}  {level}" + ("" if shift is None else f"   (median {shift:+.3g})"))
-            label.setStyleSheet(f"color:{_COLOURS[level]}; font-weight:{'bold' if level != OK else 'normal'};")
+            colour = "#555" if value is None else _COLOURS[level]  # not judged is not "ok"
+            label.setStyleSheet(f"color:{colour}; font-weight:{'bold' if level != OK else 'normal'};")
         if state is not None:
-            self.status.setText(f"last {state.frames} frames against the training images, at frame "
+            against = f" of {state.assumed} (the frames name no category)" if state.assumed else ""
+            self.status.setText(f"last {state.frames} frames against the training images{against}, at frame "
                                 f"{state.frame_index}")
         alarmed = [] if state is None else [name for name in STATISTICS if state.levels.get(name) == ALARM]
         if alarmed:

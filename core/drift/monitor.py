@@ -4,7 +4,9 @@ N values per statistic, ~0.2 ms at N = 200) runs on every K-th frame only.
 
 A unified model's categories can differ a lot (a dark part and a bright one): the window is compared with the mix
 of the categories it holds, each category's reference weighted by its share of the window's frames. Frames whose
-category is unknown count as the whole reference pooled.
+category is unknown (a camera on a line shows one product at a time) are taken for the one category whose
+reference the first full judgement finds closest, kept for the run (`assumed`), so that a line of bright parts is
+not judged against the dark ones too.
 
 Example:
     >>> monitor = DriftMonitor(reference, window=200, every=10)
@@ -23,7 +25,7 @@ import numpy as np
 
 from core.drift.psi import ALARM, LEVELS, MIN_REFERENCE, OK, bin_edges, level_of, psi, shares
 from core.drift.reference import DriftReference
-from core.drift.statistics import STATISTICS, frame_statistics, shift_matters
+from core.drift.statistics import IMAGE_STATISTICS, STATISTICS, frame_statistics, shift_matters
 from core.sources.live import FrameResult
 
 DEFAULT_WINDOW = 200
@@ -41,6 +43,7 @@ class DriftState:
     frames: int
     frame_index: int
     shift: Mapping[str, float] = field(default_factory=dict)  # the newest frames' median less the reference's
+    assumed: str = ""  # the category frames of unknown category were taken for, when the model has several
 
     @property
     def level(self) -> str:
@@ -65,8 +68,9 @@ class DriftState:
             value = self.psi.get(name)
             text = f"{name} {'n/a' if value is None else f'{value:.2f} ({self.shift[name]:+.3g})'}"
             parts.append(text if self.levels[name] == OK else f"{text} {self.levels[name]}")
+        against = f", as {self.assumed}" if self.assumed else ""
         return (f"drift {self.level.upper()} at frame {self.frame_index}: PSI {', '.join(parts)} "
-                f"(last {self.frames} frames)")
+                f"(last {self.frames} frames{against})")
 
 
 class DriftMonitor:
@@ -88,6 +92,7 @@ class DriftMonitor:
         self._rows: deque[np.ndarray] = deque(maxlen=window)
         self._categories: deque[str] = deque(maxlen=window)
         self._added = 0
+        self.assumed: str | None = None  # the category frames of unknown category are taken for
         self.state: DriftState | None = None
         self._cache: dict[tuple[frozenset[str], str], Any] = {}
         self._cached_for: DriftReference | None = None
@@ -116,7 +121,11 @@ class DriftMonitor:
         reference = self.reference
         assert reference is not None, "judge needs a reference"
         table = np.array(self._rows)
-        weights = Counter(self._categories)
+        known = set(reference.values)
+        if "" in self._categories and len(known) > 1 and self.assumed is None and len(table) >= self.min_frames:
+            self.assumed = self._closest_category(reference, table)
+        weights = Counter(self.assumed if category == "" and self.assumed else category
+                          for category in self._categories)
         values: dict[str, float | None] = {}
         shifts: dict[str, float] = {}
         matters: dict[str, bool] = {}
@@ -138,7 +147,19 @@ class DriftMonitor:
         before = self.state.levels if self.state is not None else {}
         levels = {name: level_of(value, before.get(name, OK)) if matters.get(name) else OK
                   for name, value in values.items()}
-        return DriftState(values, levels, len(table), index, shifts)
+        return DriftState(values, levels, len(table), index, shifts, self.assumed or "")
+
+    def _closest_category(self, reference: DriftReference, table: np.ndarray) -> str:
+        """The category whose image statistics the window's frames are least far from (summed PSI)."""
+        def distance(category: str) -> float:
+            total = 0.0
+            for column, name in enumerate(IMAGE_STATISTICS):
+                binned = self._binned(reference, frozenset([category]), name)
+                if binned is not None:
+                    edges, by_category, _, count = binned
+                    total += psi(shares(table[:, column], edges), by_category[category], len(table), count)
+            return total
+        return min(sorted(reference.values), key=distance)
 
     def _binned(self, reference: DriftReference, categories: frozenset[str],
                 statistic: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float], int] | None:

@@ -101,3 +101,13 @@ def test_a_shift_too_small_to_matter_raises_nothing_however_tight_the_reference(
         state = monitor.add(_frame(rng.normal(147.0, 0.8)), 137.0, "part", index)
     assert state is not None and state.levels["brightness"] == ALARM and state.shift["brightness"] > 8
     assert "brightness" in state.summary() and " alarm" in state.summary()
+
+
+def test_frames_of_unknown_category_are_judged_as_the_closest_category() -> None:
+    rng = np.random.default_rng(5)
+    reference = _reference(rng, dark=40, bright=200)
+    monitor = DriftMonitor(reference, window=60, every=60)
+    for index in range(60):  # a camera on the line of bright parts: the path names no category
+        state = monitor.add(_frame(rng.normal(200, 8)), 10.0, "", index)
+    assert state is not None and monitor.assumed == "bright" and state.levels["brightness"] == OK
+    assert "as bright" in state.summary()
