@@ -1,4 +1,5 @@
-"""Per-frame image statistics cheap enough for the frame thread (0.09 ms at 256 px on the 2-core Xeon at load 2.6, 0.2 ms at load 5).
+"""Per-frame image statistics cheap enough for the frame thread (0.09 ms at 256 px on the 2-core Xeon at load 2.6,
+0.2 ms at load 5).
 
 They are taken on the model-sized input (the frame as the network sees it), so a camera's resolution does not move
 them and the training reference is computed on the very same pixels.
