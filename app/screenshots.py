@@ -7,6 +7,7 @@ so it takes a minute or two) with its loss curve, results table and ROC curves.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         wait_until(lambda: page.verdict.inspected.text() not in ("0", ""), 120, "the first inspected frame")
         wait_until(lambda: len(page.ng_strip.thumbnails) >= 3 or int(page.verdict.inspected.text()) >= 40, 60,
                    "a few NG frames")
+        wait_until(lambda: page.drift_readout.state is not None, 180, "the first drift judgement")
         written.append(save(window, folder / "inspect.png"))
         window.set_kiosk(True)
         settle = time.monotonic() + 1.5
@@ -48,6 +50,7 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
         window.set_kiosk(False)
         window.resize(1500, 950)
         page.stop()
+        written.append(drift_alarm(window, folder))
         written.append(history_page(window, folder))
         written.append(_train_page(window, folder))
         _quantize_variants(window)
@@ -55,6 +58,38 @@ def write_screenshots(folder: Path, model_dir: Path | None = None) -> list[Path]
     finally:
         close_window(window)
     return written
+
+
+def drift_alarm(window: object, folder: Path) -> Path:
+    """inspect_drift.png: one demo category's normal parts in a video that goes 40 grey levels brighter and out of
+    focus, the drift alarm up. (The video is written in a scratch folder and played, as a camera would deliver it.)"""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from app.widgets.source_picker import VIDEO
+    from core.data.demo import ensure_demo_dataset
+
+    paths = sorted((ensure_demo_dataset()[0] / "train" / "good").glob("*.png"))  # one product on the line
+    video = Path(tempfile.mkdtemp(prefix="inspection-station-drift-")) / "drifting.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (256, 256))
+    for index in range(400):
+        image = np.asarray(Image.open(paths[index % len(paths)]).convert("RGB").resize((256, 256)))
+        if index >= 100:  # the light ramps up over 100 frames, then the lens goes soft
+            image = np.clip(image.astype(np.int16) + min(40, (index - 100) * 40 // 100), 0, 255).astype(np.uint8)
+        if index >= 200:
+            image = cv2.GaussianBlur(image, (0, 0), 2.0)
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    page = window.inspect_page  # type: ignore[attr-defined]
+    page.source_picker.set_source(VIDEO, f"file://{video}")
+    page.drift_watch.window = 100  # so that the 16 s video shows both alarms
+    page.start()
+    wait_until(lambda: page.drift_readout.alarm.isVisible() and "sharpness" in page.drift_readout.alarm.text(),
+               180, "the drift alarm")
+    shot = save(window, folder / "inspect_drift.png")  # type: ignore[arg-type]
+    page.stop()
+    return shot
 
 
 def history_page(window: object, folder: Path) -> Path:

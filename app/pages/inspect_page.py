@@ -16,8 +16,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
                                QWidget)
 
+from app.drift_watch import QtDriftWatch
 from app.live_worker import LiveBatch, QtLiveWorker
 from app.settings import AppSettings
+from app.widgets.drift_readout import QtDriftReadout
 from app.widgets.error_banner import QtMessageBanner
 from app.widgets.live_view import QtLiveView
 from app.widgets.ng_strip import QtNgStrip
@@ -89,6 +91,9 @@ class InspectPage(QWidget):
         self.overlay_controls.overlay_toggled.connect(self.live_view.set_overlay_visible)
         self.overlay_controls.save_folder_changed.connect(self._save_folder_changed)
         self.readouts = QtReadouts()
+        self.drift_readout = QtDriftReadout()
+        self.drift_watch = QtDriftWatch(self.settings.audit_db, int(self.settings.number("drift/window", 200)), self)
+        self.drift_watch.note.connect(self.drift_readout.show_note)
         self.ng_strip = QtNgStrip()
         self.self_test = QtSelfTestPanel(self.settings.audit_db, self.settings.self_test_max_age_hours)
         self.self_test.message.connect(self._self_test_message)
@@ -118,8 +123,11 @@ class InspectPage(QWidget):
         QVBoxLayout(readout_box).addWidget(self.readouts)
         threshold_box = QGroupBox("Threshold view")
         QVBoxLayout(threshold_box).addWidget(self.threshold_view)
+        drift_box = QGroupBox("Drift")
+        QVBoxLayout(drift_box).addWidget(self.drift_readout)
         side.addWidget(overlay_box)
         side.addWidget(threshold_box)
+        side.addWidget(drift_box)
         side.addWidget(readout_box, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -142,6 +150,7 @@ class InspectPage(QWidget):
         splitter.setSizes([1000, 440])
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.drift_readout.alarm)  # above the live view, kept in kiosk mode
         layout.addWidget(self.controls)
         layout.addWidget(splitter, 1)
         # The latency plot sits beside the NG strip, under the side panel, where it is seen without scrolling.
@@ -193,6 +202,7 @@ class InspectPage(QWidget):
             self.banner.show_message(runtime.int8_warning, "warning")
         else:
             self.banner.hide()
+        self.drift_watch.use_runtime(runtime)
         self.self_test.set_model(runtime)  # reminds when the last self-test is older than the set time
         if was_running:
             self.start()
@@ -235,7 +245,10 @@ class InspectPage(QWidget):
         self.readouts.set_value("source", source.description)
         self.readouts.show_local()
         self.model_label.setText(self.model_text)
-        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self, *self._audit(uri or source.description))
+        drift = self.drift_watch.monitor_for_run() if self.runtime is not None else None
+        self.drift_readout.show_state(None)
+        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self, *self._audit(uri or source.description),
+                                   drift=drift)
         self.worker.ready.connect(self._take_batch)
         self.worker.finished.connect(self._worker_finished)
         self.worker.start()
@@ -316,6 +329,8 @@ class InspectPage(QWidget):
                 self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}")
         self.verdict.show_counters(batch.inspected, batch.ng)
         self.threshold_view.add_scores(batch.scored)
+        if batch.drift is not None and batch.drift is not self.drift_readout.state:
+            self.drift_readout.show_state(batch.drift)
         self.readouts.show_rates(batch.fps, batch.source_dropped, batch.display_dropped)
         result = batch.latest
         if result is None:

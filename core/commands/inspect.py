@@ -7,7 +7,9 @@ Source status changes (a camera retrying, a skipped file) go to stderr, so the f
 A camera or stream that delivers no frame within `--open-timeout` seconds of the start is an error (exit 2); one
 that drops out later is reconnected for as long as the command runs, as the window does. Every verdict is recorded
 in the station's audit database (`core.audit`: batched on a thread of its own, NG frames kept as JPEG) unless
-`--no-audit`; `python -m core history` reads it back.
+`--no-audit`; `python -m core history` reads it back. Drift (`core.drift`: the last `--drift-window` frames'
+brightness, contrast, sharpness and score against the model's normal images) is printed on stderr when its level
+changes, unless `--no-drift`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from core.audit.recorder import AuditRecorder, VerdictContext
 from core.audit.records import ModelIdentity
 from core.commands import arg_types
 from core.commands.audit_flags import add_audit_option, audit_db
+from core.drift.monitor import DEFAULT_WINDOW, DriftMonitor, every_for
+from core.drift.reference import DriftUnavailable, cache_folder, reference_for
 from core.jobs import CancelToken
 from core.runtime import BACKENDS, open_runtime
 from core.sources import FrameResult, LiveSettings, SourceStatus, inspect_stream, open_source
@@ -56,7 +60,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--audit-frames-mb", type=arg_types.real_number(0, 10**7), default=DEFAULT_CAP_MB,
                         metavar="MB", help=f"disk for the NG frames kept beside the audit database, oldest removed "
                                            f"first (default {DEFAULT_CAP_MB})")
+    parser.add_argument("--drift-window", type=arg_types.whole_number(2, 10**6), default=DEFAULT_WINDOW,
+                        metavar="N", help="compare the last N frames' brightness, contrast, sharpness and score with "
+                                          f"the model's normal images (default {DEFAULT_WINDOW})")
+    parser.add_argument("--no-drift", action="store_true", help="no drift alarms")
     parser.set_defaults(run=run)
+
+
+def drift_monitor(args: argparse.Namespace, runtime: object) -> DriftMonitor | None:
+    """The drift monitor, its reference read from the station's cache or built (said on stderr); None when off."""
+    if args.no_drift:
+        return None
+    try:
+        reference, note = reference_for(runtime, cache_folder(audit_db(args)))
+    except DriftUnavailable as error:
+        print(error, file=sys.stderr)
+        return None
+    print(note, file=sys.stderr)
+    return DriftMonitor(reference, args.drift_window, every_for(args.drift_window))
 
 
 def format_result(result: FrameResult) -> str:
@@ -85,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     recorder = None if args.no_audit else AuditRecorder(audit_db(args), args.audit_frames_mb)
     if recorder is not None:
         print(f"recording verdicts in {recorder.db_path}", file=sys.stderr)
+    monitor, drift_headline = drift_monitor(args, runtime), None
     context = VerdictContext(args.source, ModelIdentity.of(runtime.manifest, runtime.model_dir), settings.map_low)
     cancel = CancelToken()
     stream = inspect_stream(runtime, source, settings, cancel)
@@ -98,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
             elif isinstance(event, FrameResult):
                 inspected, ng = inspected + 1, ng + event.is_ng
                 print(format_result(event), flush=True)
+                drift = monitor.add_result(event) if monitor is not None else None
+                if drift is not None and drift.headline != drift_headline:  # said when it changes, not every check
+                    drift_headline = drift.headline
+                    print(drift.summary(), file=sys.stderr, flush=True)
                 if recorder is not None:
                     recorder.record(event, context)  # queued: written in batches on the recorder's thread
                 if event.save_error:

@@ -114,6 +114,8 @@ class FrameResult:
     thumbnail: np.ndarray | None = None
     saved_to: Path | None = None
     save_error: str = ""
+    # The frame as the network saw it (S x S x 3 uint8), for the drift statistics; None for a device's own verdict.
+    model_input: np.ndarray | None = None
 
     @property
     def is_ng(self) -> bool:
@@ -190,7 +192,7 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
         post_ms=(finished - inferred) * 1000,
     )
     return FrameResult(index, frame, score, threshold, heat, anomaly_map, category, timings, dropped, thumbnail,
-                       saved_to, save_error)
+                       saved_to, save_error, pixels[0])
 
 
 def device_result(frame: DeviceFrame, index: int = 0, dropped: int = 0) -> FrameResult:
