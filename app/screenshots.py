@@ -84,11 +84,13 @@ def drift_alarm(window: object, folder: Path) -> Path:
     page = window.inspect_page  # type: ignore[attr-defined]
     page.source_picker.set_source(VIDEO, f"file://{video}")
     page.drift_watch.window = 100  # so that the 16 s video shows both alarms
+    page.side_tabs.setCurrentWidget(page.drift_readout)
     page.start()
     wait_until(lambda: page.drift_readout.alarm.isVisible() and "sharpness" in page.drift_readout.alarm.text(),
                180, "the drift alarm")
     shot = save(window, folder / "inspect_drift.png")  # type: ignore[arg-type]
     page.stop()
+    page.side_tabs.setCurrentIndex(0)
     return shot
 
 
@@ -170,7 +172,7 @@ def write_threshold_view(path: Path, model_dir: Path, images: Path, proposal: fl
         page.start_source(ImageFilesSource(paths, description=f"{len(paths)} images under {images}"))
         wait_until(lambda: not page.running, 1800, "every image to be inspected")
         page.threshold_view.propose(proposal * page.threshold_view.threshold)
-        page.right_scroll.ensureWidgetVisible(page.threshold_view)
+        page.side_tabs.setCurrentWidget(page.threshold_view)
         settle = time.monotonic() + 1.0
         wait_until(lambda: time.monotonic() > settle, 5, "the threshold view")
         path.parent.mkdir(parents=True, exist_ok=True)

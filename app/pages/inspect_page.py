@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from app.drift_watch import QtDriftWatch
 from app.live_worker import LiveBatch, QtLiveWorker
@@ -117,17 +117,15 @@ class InspectPage(QWidget):
         self.side_panel = QWidget()
         side = QVBoxLayout(self.side_panel)
         side.setContentsMargins(0, 0, 0, 0)
-        overlay_box = QGroupBox("Overlay")
-        QVBoxLayout(overlay_box).addWidget(self.overlay_controls)
         readout_box = QGroupBox("Readouts")
         QVBoxLayout(readout_box).addWidget(self.readouts)
-        threshold_box = QGroupBox("Threshold view")
-        QVBoxLayout(threshold_box).addWidget(self.threshold_view)
-        drift_box = QGroupBox("Drift")
-        QVBoxLayout(drift_box).addWidget(self.drift_readout)
-        side.addWidget(overlay_box)
-        side.addWidget(threshold_box)
-        side.addWidget(drift_box)
+        # One tab each: stacked, the three did not fit the side panel's width and height together (the drift alarm
+        # itself sits above the live view, so it is seen whichever tab is open).
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.overlay_controls, "Overlay")
+        self.side_tabs.addTab(self.threshold_view, "Threshold")
+        self.side_tabs.addTab(self.drift_readout, "Drift")
+        side.addWidget(self.side_tabs)
         side.addWidget(readout_box, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
