@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,11 @@ def finest_stride(extractor: nn.Module) -> int:
     with torch.no_grad():
         features = extractor(torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE))
     return PROBE_SIZE // max(feature.shape[-1] for feature in features.values())
+
+
+def finest_grid(maps: Iterable[Tensor]) -> tuple[int, int]:
+    """Height and width of the finest of `maps` (the grid the others are resized onto)."""
+    return max((tuple(int(side) for side in value.shape[-2:]) for value in maps), key=lambda shape: shape[-1])
 
 
 def to_grid(maps: Tensor, grid: Sequence[int]) -> Tensor:

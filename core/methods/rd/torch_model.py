@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor
 from core.backbones.weights import PRETRAINED
-from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
+from core.methods.common.smoothed_map import SmoothedMap, finest_grid, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 from core.methods.rd.bottleneck import OneClassBottleneck
 from core.methods.rd.decoder import MirrorDecoder
@@ -69,7 +69,7 @@ class ReverseDistillationModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         encoder, decoder = self.features(pixels)
-        grid = max((value.shape[-2:] for value in encoder.values()), key=lambda shape: shape[-1])
+        grid = finest_grid(encoder.values())
         anomaly_map = None
         for key, encoder_map in encoder.items():
             distance = to_grid(cosine_distance(encoder_map, decoder[key]), grid)

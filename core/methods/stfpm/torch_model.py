@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
-from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
+from core.methods.common.smoothed_map import SmoothedMap, finest_grid, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 
 
@@ -77,7 +77,7 @@ class StudentTeacherModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         teacher, student = self.features(pixels)
-        grid = max((value.shape[-2:] for value in teacher.values()), key=lambda shape: shape[-1])
+        grid = finest_grid(teacher.values())
         anomaly_map = None
         for key, teacher_map in teacher.items():
             distance = 0.5 * (F.normalize(teacher_map, dim=1) - F.normalize(student[key], dim=1)).pow(2).sum(1, keepdim=True)

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from core.backbones.extractor import FeatureExtractor, backbone_layers, run_layers
 from core.backbones.weights import PRETRAINED, RANDOM
-from core.methods.common.smoothed_map import SmoothedMap, finest_stride, to_grid
+from core.methods.common.smoothed_map import SmoothedMap, finest_grid, finest_stride, to_grid
 from core.methods.common.frozen_parts import WithFrozenParts
 
 PROBE_SIZE = 32  # pixels: enough to learn each tapped layer's channel count at build time
@@ -113,7 +113,7 @@ class UninformedStudentsModel(WithFrozenParts):
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         targets, predictions = self.regress(pixels)
-        grid = max((value.shape[-2:] for value in targets.values()), key=lambda shape: shape[-1])
+        grid = finest_grid(targets.values())
         anomaly_map = None
         for stats, (error, variance) in zip(self.score_stats, self.error_and_variance(targets, predictions)):
             # Standardising puts error and variance, and every scale, on one footing before they are added.
