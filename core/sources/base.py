@@ -28,8 +28,10 @@ NOTICE = "notice"  # something the operator should see that does not change the 
 class Frame:
     """One captured image: H x W x 3 uint8 RGB, C-contiguous.
 
-    `index` counts the frames this source delivered; `capture_seconds` is the time spent reading and decoding it;
-    `path` is the file it came from, when it came from a file (used to tell the category and to name saved frames).
+    `index` counts the frames this source delivered; `capture_seconds` is the time spent reading and decoding it
+    (and resizing it, when the capture thread prepared `model_input`); `path` is the file it came from, when it came
+    from a file (used to tell the category and to name saved frames). `model_input` is the image resized to the
+    model's input size, when the capture thread made it (see `core.sources.reader.LatestFrameReader`).
     """
 
     image: np.ndarray
@@ -38,6 +40,7 @@ class Frame:
     path: Path | None = None
     capture_seconds: float = 0.0
     captured_at: float = 0.0
+    model_input: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

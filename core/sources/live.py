@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def inspect_stream(
     cancel = cancel or CancelToken()
     inspected = 0
     warm_up_overlay()
-    with LatestFrameReader(source) as reader:
+    with LatestFrameReader(source, prepare=lambda frame: with_model_input(frame, runtime.image_size)) as reader:
         while not cancel.cancelled:
             frame = reader.take(timeout=idle_seconds)
             yield from reader.pop_statuses()
@@ -167,7 +168,7 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
                   dropped: int = 0) -> FrameResult:
     """Pre-process, score and post-process one frame (see the module docstring for what each stage does)."""
     started = time.perf_counter()
-    pixels = resize_image(frame.image, runtime.image_size)[None]
+    pixels = model_input_of(frame, runtime.image_size)[None]
     scored = time.perf_counter()
     scores, maps = runtime.predict(pixels)
     inferred = time.perf_counter()
@@ -193,6 +194,25 @@ def inspect_frame(runtime: ScoringRuntime, frame: Frame, settings: LiveSettings,
     )
     return FrameResult(index, frame, score, threshold, heat, anomaly_map, category, timings, dropped, thumbnail,
                        saved_to, save_error, pixels[0])
+
+
+def with_model_input(frame: Frame, size: int) -> Frame:
+    """`frame` with its image resized to the model's `size` x `size` (timed as part of its capture); a device's
+    frame, already inspected, is returned as it is."""
+    if isinstance(frame, DeviceFrame):
+        return frame
+    started = time.perf_counter()
+    pixels = resize_image(frame.image, size)
+    return dataclasses.replace(frame, model_input=pixels,
+                               capture_seconds=frame.capture_seconds + time.perf_counter() - started)
+
+
+def model_input_of(frame: Frame, size: int) -> np.ndarray:
+    """The frame at the model's input size: the one the capture thread prepared, or resized now."""
+    prepared = frame.model_input
+    if prepared is not None and prepared.shape[:2] == (size, size):
+        return prepared
+    return resize_image(frame.image, size)
 
 
 def device_result(frame: DeviceFrame, index: int = 0, dropped: int = 0) -> FrameResult:

@@ -3,13 +3,16 @@
 For a live source (camera, paced video) the slot is overwritten when inspection is slower than capture: the latest
 frame wins and the overwritten ones are counted as dropped, so latency never grows. For files the capture thread
 waits until the slot is free instead, because every file must be inspected. Either way at most one frame is held.
+
+A `prepare` function, when given, runs on the capture thread on each frame before it enters the slot (live inspection
+resizes there): on a 2-core machine that overlaps with the previous frame's inference instead of adding to it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from core.errors import InputError
 from core.sources.base import FAILED, Frame, FrameSource, SourceStatus
@@ -26,8 +29,9 @@ class LatestFrameReader:
         ...     statuses = reader.pop_statuses()
     """
 
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: FrameSource, prepare: Callable[[Frame], Frame] | None = None) -> None:
         self.source = source
+        self._prepare = prepare
         self.dropped = 0
         self._slot: Frame | None = None
         self._ended = False
@@ -104,5 +108,5 @@ class LatestFrameReader:
             frame = self.source.read()
             if frame is None:
                 return
-            yield frame
+            yield frame if self._prepare is None else self._prepare(frame)
 

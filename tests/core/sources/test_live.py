@@ -27,6 +27,8 @@ def test_a_video_is_inspected_frame_by_frame(tiny_model: Path, tmp_path: Path) -
     first = results[0]
     assert first.heat.shape == (64, 64) and first.heat.dtype == np.uint8
     assert first.frame.image.shape == (72, 96, 3)
+    # resized on the capture thread, so that it overlaps the previous frame's inference; it is what was scored
+    assert np.shares_memory(first.frame.model_input, first.model_input) and first.model_input.shape == (64, 64, 3)
     assert first.timings.capture_ms > 0 and first.timings.inference_ms > 0 and first.timings.post_ms >= 0
     scores, _ = runtime.predict(cv2.resize(first.frame.image, (64, 64))[None])
     # the engine resizes with Pillow, the test with OpenCV: close, not equal

@@ -101,8 +101,13 @@ def test_files_are_never_dropped(tmp_path: Path) -> None:
     for index in range(6):
         paths.append(tmp_path / f"{index}.png")
         Image.fromarray(striped_image(rng)).save(paths[-1])
-    taken = []
-    with LatestFrameReader(ImageFilesSource(paths)) as reader:
+    taken, prepared_on = [], set()
+
+    def prepare(frame):  # what live inspection does there: work that overlaps the consumer's
+        prepared_on.add(threading.current_thread().name)
+        return frame
+
+    with LatestFrameReader(ImageFilesSource(paths), prepare=prepare) as reader:
         while not reader.ended:
             frame = reader.take(timeout=0.5)
             if frame is not None:
@@ -111,6 +116,7 @@ def test_files_are_never_dropped(tmp_path: Path) -> None:
         assert reader.dropped == 0
         assert any(status.state == ENDED for status in reader.pop_statuses())
     assert taken == paths
+    assert len(prepared_on) == 1 and prepared_on.pop().startswith("capture ")
 
 
 def test_image_files_step_on_advance_and_skip_unreadable_ones(tmp_path: Path) -> None:
