@@ -1,9 +1,11 @@
 """The training reference for drift: the per-frame statistics over the model's normal images, and their scores.
 
 Image statistics come from every normal image the model was made from (the fit part and the held-out part, split
-exactly as training split them: `core.export.calibration.normal_images_by_category`). Scores come from the held-out
-images only: a memory bank holds the fit images' own patches, so their scores sit below any new normal part's and
-would make an honest line look drifted.
+exactly as training split them: `core.export.calibration.normal_images_by_category`). Scores are the ones the
+thresholds were chosen from, kept in the manifest (`Thresholds.normal_scores`: out of fold for every normal image, or
+the held-out images'; a bundle's are on its own precision's scale). Models saved before those were kept get their
+held-out images scored here. Never the fit images' own scores: a memory bank holds their patches, so they sit below
+any new normal part's and would make an honest line look drifted.
 
 Where it is kept: computed on first use and cached as JSON in the station's data folder, beside the audit database
 (`<db folder>/<db stem>-drift/<model sha256>.json`), keyed by the sha256 of the graph the runtime runs. Not at
@@ -36,7 +38,7 @@ from core.files import write_file_atomically
 from core.model_manifest import ModelManifest, read_manifest
 
 REFERENCE_FORMAT = "inspection-station-drift-reference"
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2  # 2: scores from the manifest's normal scores where it has them
 _BATCH = 16
 
 
@@ -114,8 +116,10 @@ def reference_for(runtime: Any, folder: Path | None) -> tuple[DriftReference, st
 
 
 def build_reference(runtime: Any, sha256: str = "") -> DriftReference:
-    """Read the model's normal images, take their statistics, and score the held-out ones with `runtime`."""
+    """Read the model's normal images and take their statistics; the scores are the manifest's normal scores, or,
+    for a category it has none of, the held-out images scored with `runtime`."""
     manifest = training_manifest(runtime)
+    recorded = _recorded_normal_scores(runtime.manifest)
     size = runtime.image_size
     try:
         fit = normal_images_by_category(manifest, "train", None)
@@ -131,8 +135,9 @@ def build_reference(runtime: Any, sha256: str = "") -> DriftReference:
         images = np.concatenate([fit_images, held_images])
         count += len(images)
         table = np.array([frame_statistics(image) for image in images]).reshape(-1, len(IMAGE_STATISTICS))
-        scores = [float(score) for start in range(0, len(held_images), _BATCH)
-                  for score in runtime.predict(held_images[start : start + _BATCH])[0]]
+        scores = recorded.get(category) or [
+            float(score) for start in range(0, len(held_images), _BATCH)
+            for score in runtime.predict(held_images[start : start + _BATCH])[0]]
         values[category] = {name: tuple(table[:, column].tolist()) for column, name in enumerate(IMAGE_STATISTICS)}
         values[category][SCORE] = tuple(scores)
     if not count:
@@ -150,6 +155,13 @@ def training_manifest(runtime: Any) -> ModelManifest:
         raise DriftUnavailable(f"drift off: the bundle {runtime.model_dir} does not name a source model that is "
                                f"still there ({source or 'none'}), so its training images are unknown")
     return read_manifest(Path(source), verify=False)
+
+
+def _recorded_normal_scores(manifest: Any) -> dict[str, list[float]]:
+    """The normal scores the runtime's own manifest (model or bundle) chose its thresholds from, per category."""
+    thresholds = getattr(manifest, "thresholds", None)
+    recorded = getattr(thresholds, "normal_scores", None) or {}
+    return {str(name): [float(score) for score in scores] for name, scores in recorded.items() if len(scores)}
 
 
 def _load(paths: list[Path], size: int) -> np.ndarray:

@@ -78,6 +78,8 @@ def test_brightness_ramp_then_blur_raise_their_alarms_and_the_steady_part_none(
     steady = [line for line in lines if line[0] <= STEADY]
     assert steady and all(level != "alarm" for _, level, _ in steady), captured.err  # no false alarm
     assert steady[-1][1] == "ok", captured.err
+    # the score is judged too, against the out-of-fold normal scores the thresholds were chosen from
+    assert "score n/a" not in steady[-1][2], captured.err
     brightness = [frame for frame, _, text in lines if "brightness" in alarmed(text)]
     sharpness = [frame for frame, _, text in lines if "sharpness" in alarmed(text)]
     assert brightness and STEADY < brightness[0] <= STEADY + RAMP, captured.err
