@@ -1,13 +1,16 @@
 """The training loop shared by the methods that learn by gradient descent: shuffled mini-batches, one loss each.
 
 A method brings its optimiser and its loss; the loop brings the seeded order, the cancel checks, the progress
-records, the rule that a lone trailing image is skipped (batch norm statistics of one image are meaningless) and,
-for a model with frozen parts, their outputs computed once for all epochs (`core.methods.common.frozen_cache`).
+records, the rule that a lone trailing image is skipped (batch norm statistics of one image are meaningless),
+the learning-rate schedule (constant, or a cosine decay to a fraction of the start over the whole run) and, for a
+model with frozen parts, their outputs computed once for all epochs (`core.methods.common.frozen_cache`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -26,20 +29,26 @@ def fit_by_gradient(
     seed: int,
     cancel: CancelToken,
     frozen_features: Callable[[Tensor], FrozenFeatures] | None = None,
+    final_lr_fraction: float = 1.0,
 ) -> Generator[Progress, None, None]:
     """Train `model` for `epochs` on N x 3 x S x S uint8 `images`.
 
     Without `frozen_features`, `batch_loss(float pixels)` gives the loss. With it, `frozen_features(float pixels)` is
     what the model's frozen parts make of a batch, computed once per image before the first epoch, and
     `batch_loss(float pixels, frozen)` gets the batch's share of it (None when it did not fit in memory: the model
-    then computes it itself). Batches are converted to float as they are used, to keep memory low. The model ends
-    in eval mode."""
+    then computes it itself). Batches are converted to float as they are used, to keep memory low. With
+    `final_lr_fraction` below 1 every parameter group's learning rate follows a cosine from its start down to that
+    fraction of it at the last step. The model ends in eval mode."""
     cache = None
     if frozen_features is not None:
         model.eval()
         cache = yield from FrozenCache.build(frozen_features, images, cancel)
     generator = torch.Generator().manual_seed(seed)
     total = epochs * max(1, -(-len(images) // batch_size))
+    schedule = None
+    if final_lr_fraction < 1.0:
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda done: cosine_factor(done, total,
+                                                                                           final_lr_fraction))
     model.train()
     step = 0
     for epoch in range(epochs):
@@ -57,6 +66,14 @@ def fit_by_gradient(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            if schedule is not None:
+                schedule.step()
             step += 1
             yield Progress(step, total, f"epoch {epoch + 1}/{epochs}", {"loss": float(loss.detach())}, stage="train")
     model.eval()
+
+
+def cosine_factor(done: int, total: int, final: float) -> float:
+    """The learning rate's multiplier after `done` of `total` steps: 1 at the start, `final` at the end."""
+    progress = min(1.0, done / max(1, total - 1))
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))

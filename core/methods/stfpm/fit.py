@@ -25,4 +25,4 @@ def fit_student(
     yield from fit_by_gradient(model, optimiser, images,
                                lambda batch, frozen: feature_matching_loss(*model.features(batch, frozen)),
                                settings.epochs, settings.batch_size, config.seed, cancel,
-                               frozen_features=model.frozen_features)
+                               frozen_features=model.frozen_features, final_lr_fraction=settings.final_lr)

@@ -55,3 +55,25 @@ def test_cancel_stops_between_steps() -> None:
     token.cancel()
     with pytest.raises(Cancelled):
         _run(_images(8), epochs=3, batch_size=4, seed=0, cancel=token)
+
+
+def _rates(final_lr_fraction: float) -> list[float]:
+    """The learning rate each step of a 3-epoch, 6-step run used."""
+    model = nn.Linear(1, 1)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.4)
+    rates = []
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        rates.append(optimiser.param_groups[0]["lr"])
+        return model(batch[:, :1, 0, 0]).pow(2).mean()
+
+    run_to_end(fit_by_gradient(model, optimiser, _images(8), batch_loss, 3, 4, 0, CancelToken(),
+                               final_lr_fraction=final_lr_fraction))
+    return rates
+
+
+def test_a_cosine_schedule_runs_from_the_start_rate_down_to_its_fraction_at_the_last_step() -> None:
+    rates = _rates(0.1)
+    assert len(rates) == 6 and rates[0] == pytest.approx(0.4) and rates[-1] == pytest.approx(0.04)
+    assert all(later < earlier for earlier, later in zip(rates, rates[1:]))
+    assert _rates(1.0) == [0.4] * 6  # the default: constant
