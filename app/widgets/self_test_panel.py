@@ -1,6 +1,7 @@
 """The start-of-shift self-test on the Inspect page: a button that scores the station's known good and bad parts
-with the live model (`core.audit.self_test`, on a worker thread), and a line that says when the last one ran,
-highlighted as a reminder once it is older than the set time (default 8 h, setting `self_test/max_age_hours`)."""
+with the live model (`core.audit.self_test`, on a worker thread), a line that says when the last one ran,
+highlighted as a reminder once it is older than the set time (default 8 h, setting `self_test/max_age_hours`), and a
+Parts menu that registers known good or bad part images (as `python -m core self-test --add-good/--add-bad` does)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from app.qt_worker import QtJobWorker
 from core.audit.location import parts_folder
-from core.audit.records import ModelIdentity, SelfTestRun
-from core.audit.self_test import self_test_job
+from core.audit.records import NG, OK, ModelIdentity, SelfTestRun
+from core.audit.self_test import add_parts, part_category, registered_parts, self_test_job
 from core.audit.store import AuditStore
 from core.errors import InputError
 from core.jobs import CancelToken
@@ -40,10 +41,20 @@ class QtSelfTestPanel(QWidget):
         self.button.clicked.connect(self.run)
         self.button.setEnabled(False)
         self.status = QLabel("Self-test: —")
+        self.parts_button = QToolButton()
+        self.parts_button.setText("Parts")
+        self.parts_button.setToolTip("register known good or bad part images for the self-test")
+        self.parts_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.parts_button)
+        menu.addAction("Add known good parts…", lambda: self._choose_parts(OK))
+        menu.addAction("Add known bad parts…", lambda: self._choose_parts(NG))
+        self.parts_button.setMenu(menu)
+        self.parts_button.setEnabled(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.status)
         layout.addWidget(self.button)
+        layout.addWidget(self.parts_button)
         self._timer = QTimer(self)
         self._timer.setInterval(_RECHECK_MS)
         self._timer.timeout.connect(self.refresh)
@@ -56,6 +67,7 @@ class QtSelfTestPanel(QWidget):
     def set_model(self, runtime: Any) -> None:
         self.runtime = runtime
         self.button.setEnabled(self.worker is None)
+        self.parts_button.setEnabled(True)
         self.refresh()
         if self.due:
             self.message.emit(f"{self.status.text()}: run the start-of-shift self-test (button beside the model)",
@@ -79,6 +91,38 @@ class QtSelfTestPanel(QWidget):
             self._show(f"Self-test due: last passed {hours:.1f} h ago", _DUE_STYLE, due=True)
         else:
             self._show(f"Self-test passed {hours:.1f} h ago", "", due=False)
+
+    def register_parts(self, images: list[Path], expected: str, category: str | None = None) -> list[Path]:
+        """Copy `images` into the station's parts as known good (OK) or bad (NG) ones of the live model's
+        categories; says in the banner what was added, or why nothing was."""
+        categories = list(self.runtime.categories) if self.runtime is not None else []
+        try:
+            copies = add_parts(parts_folder(self.db_path), images, expected, categories, category)
+        except InputError as error:
+            self.message.emit(f"No part added: {error}", "error")
+            return []
+        count = len(registered_parts(parts_folder(self.db_path), categories))
+        kind = "good" if expected == OK else "bad"
+        self.message.emit(f"Added {len(copies)} known {kind} part(s); the self-test now runs {count}", "info")
+        return copies
+
+    def _choose_parts(self, expected: str) -> None:
+        kind = "good" if expected == OK else "bad"
+        names, _ = QFileDialog.getOpenFileNames(self, f"Known {kind} parts", "",
+                                                "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)")
+        if not names:
+            return
+        images = [Path(name) for name in names]
+        categories = list(self.runtime.categories) if self.runtime is not None else []
+        category = None
+        try:
+            part_category(images[0], categories)
+        except InputError:  # the path names no category of a multi-category model: ask, as --category does
+            category, chosen = QInputDialog.getItem(self, "Category", f"Category of these {kind} parts:",
+                                                    categories, 0, False)
+            if not chosen:
+                return
+        self.register_parts(images, expected, category)
 
     def _show(self, text: str, style: str, due: bool) -> None:
         self.status.setText(text)

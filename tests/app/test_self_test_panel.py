@@ -22,8 +22,12 @@ def test_the_window_reminds_and_the_button_runs_the_self_test(qtbot, window: Mai
     assert "run the start-of-shift self-test" in page.banner.text()  # the reminder at start
 
     category = tiny_model.parent / "data" / "stripes"
-    add_parts(parts_folder(audit_db), sorted((category / "train" / "good").glob("*.png"))[:1], OK, ["stripes"])
+    # registered from the window (the Parts menu's dialogs end here)
+    assert panel.register_parts(sorted((category / "train" / "good").glob("*.png"))[:1], OK)
+    assert "the self-test now runs 1" in page.banner.text()
     add_parts(parts_folder(audit_db), sorted((category / "test" / "spot").glob("*.png"))[:1], NG, ["stripes"])
+    assert panel.register_parts([tiny_model / "manifest.json"], NG) == []
+    assert "No part added" in page.banner.text() and "manifest.json" in page.banner.text()
     with qtbot.waitSignal(panel.run_finished, timeout=30_000) as finished:
         panel.button.click()
     run = finished.args[0]
