@@ -245,8 +245,8 @@ class InspectPage(QWidget):
         self.model_label.setText(self.model_text)
         drift = self.drift_watch.monitor_for_run() if self.runtime is not None else None
         self.drift_readout.show_state(None)
-        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self, *self._audit(uri or source.description),
-                                   drift=drift)
+        self.worker = QtLiveWorker(self.runtime, source, self.live_settings, self,
+                                   *self._audit(uri or source.description, source), drift=drift)
         self.worker.ready.connect(self._take_batch)
         self.worker.finished.connect(self._worker_finished)
         self.worker.start()
@@ -346,9 +346,11 @@ class InspectPage(QWidget):
         if batch.saved:
             self.source_state.setText(f"saved {batch.saved[-1]}")
 
-    def _audit(self, source: str) -> tuple[AuditRecorder | None, VerdictContext | None]:
-        """The recorder (opened once) and what this run's verdicts share; none without a local model."""
-        if self.runtime is None or not self.settings.flag("audit/enabled", True):
+    def _audit(self, uri: str, source: FrameSource) -> tuple[AuditRecorder | None, VerdictContext | None]:
+        """The recorder (opened once) and what this run's verdicts share; none without a local model, unless the
+        frames are a device's verdicts (each then names the device's bundle: `ModelIdentity.of_device`)."""
+        on_device = source.inspected_elsewhere
+        if (self.runtime is None and not on_device) or not self.settings.flag("audit/enabled", True):
             return None, None
         if self.recorder is None:
             try:
@@ -356,8 +358,10 @@ class InspectPage(QWidget):
             except InputError as error:  # inspecting goes on; the operator is told that nothing is recorded
                 self.banner.show_error(f"verdicts are not recorded: {error}")
                 return None, None
+        if on_device:
+            return self.recorder, VerdictContext(uri, ModelIdentity("", "", "device"))
         model = ModelIdentity.of(self.runtime.manifest, self.runtime.model_dir)
-        return self.recorder, VerdictContext(source, model, self.live_settings.map_low)
+        return self.recorder, VerdictContext(uri, model, self.live_settings.map_low)
 
     def close_audit(self) -> None:
         """Commit the verdicts still queued and stop the recorder (the window is closing)."""

@@ -6,9 +6,11 @@ fixed format, so that comparing the text compares the times and SQLite's index o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from core.model_manifest import ONNX_GRAPH, WEIGHTS, BundleManifest, ModelManifest
 
@@ -47,6 +49,14 @@ class ModelIdentity:
         files = manifest.files
         sha256 = files.get(ONNX_GRAPH) or files.get(WEIGHTS) or ""
         return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()))
+
+    @classmethod
+    def of_device(cls, status: Mapping[str, Any], host: str) -> ModelIdentity:
+        """The bundle a device inspected with, from its status (`core/deploy/device/live.py` sends its graph's
+        sha256 and precision; older releases did not: empty). `path` says where: host and bundle."""
+        where = f"{host}:{status.get('bundle') or status.get('release') or '?'}"
+        return cls(sha256=str(status.get("model_sha256") or ""), precision=str(status.get("precision") or ""),
+                   path=where)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class JetsonSource(FrameSource):
     """The device's results as frames (live: the newest wins). Connects on the first `read`, on the capture thread."""
 
     live = True
+    inspected_elsewhere = True
 
     def __init__(self, target: SshTarget, remote_dir: str, per_second: float = 4.0) -> None:
         super().__init__()

@@ -81,6 +81,7 @@ class FrameSource(ABC):
 
     live: bool = False
     description: str = ""
+    inspected_elsewhere: bool = False  # its frames are a device's verdicts (`DeviceFrame`), not images to score
 
     def __init__(self) -> None:
         self._closed = threading.Event()

@@ -146,7 +146,9 @@ def inspect_stream(
     cancel = cancel or CancelToken()
     inspected = 0
     warm_up_overlay()
-    with LatestFrameReader(source, prepare=lambda frame: with_model_input(frame, runtime.image_size)) as reader:
+    # no runtime: a device's verdicts only (`DeviceFrame`s need no pre-processing)
+    prepare = None if runtime is None else (lambda frame: with_model_input(frame, runtime.image_size))
+    with LatestFrameReader(source, prepare=prepare) as reader:
         while not cancel.cancelled:
             frame = reader.take(timeout=idle_seconds)
             yield from reader.pop_statuses()

@@ -114,6 +114,10 @@ class LiveRun:
         self.status.write(dict(self.base, state="starting"))
         self.notes = []  # type: List[str]
         manifest = read_manifest(self.bundle)
+        # Which model gives the verdicts, for the PC's audit trail: the graph's sha256 as the manifest lists it.
+        graph = (manifest.get("graph") or {}).get("file", "model.onnx")
+        self.base["model_sha256"] = (manifest.get("files") or {}).get(graph, "")
+        self.base["precision"] = manifest.get("precision", "")
         self.engine = live_engine.open_engine(self.bundle, manifest, args.backend, self.notes)
         self.base["engine"] = self.engine.name
         self.memory = live_record.MemoryProbe()

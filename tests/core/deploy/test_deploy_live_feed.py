@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from deploy_testkit import SshServer, live_device, write_video
 
+from core.audit.recorder import AuditRecorder, VerdictContext
+from core.audit.records import ModelIdentity
+from core.audit.store import AuditStore
 from core.deploy.live_feed import JetsonSource, open_jetson_source, parse_jetson_uri
 from core.errors import InputError
 from core.jobs import CancelToken
@@ -41,6 +45,18 @@ def test_frames_from_the_device_reach_the_source(sshd: SshServer, bundle: Path, 
         assert results[-1].score == device["last"]["score"] and results[-1].threshold == 0.5
         assert results[-1].timings.inference_ms == device["latency_ms"]["engine"] > 0
         assert any(s.state == RUNNING and "watching live inspection" in s.message for s in statuses)
+    # The PC's audit trail records the device's verdicts under the bundle the device runs
+    recorder = AuditRecorder(tmp_path / "audit.sqlite")
+    for result in results:
+        recorder.record(result, VerdictContext(uri, ModelIdentity("", "", "device")))
+    recorder.close()
+    with AuditStore(tmp_path / "audit.sqlite") as store:
+        rows = store.verdicts()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    expected = (manifest["files"]["model.onnx"], manifest["precision"])
+    assert len(rows) == 3 and {(row.model.sha256, row.model.precision) for row in rows} == {expected}
+    assert rows[0].model.path.startswith(f"{sshd.host}:")
+    assert sorted(row.score for row in rows) == sorted(result.score for result in results)
 
 
 def test_uri_names_login_port_folder_and_key(tmp_path: Path) -> None:
