@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,19 +13,28 @@ from core.runtime.base import to_network_input
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 
+def session_options(threads: int | None = None) -> Any:
+    """The session options every graph here runs with (inspection, latency, profiling alike)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    # Idle worker threads sleep instead of spinning: on a 2-core bench PC (or a Jetson) the capture thread and
+    # the UI need those cycles, and spinning halved throughput when the cores were shared.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 class OnnxRuntime:
     """Score images with an exported ONNX graph (FP32, FP16 or Q/DQ INT8)."""
 
     def __init__(self, onnx_path: Path, image_size: int, threads: int | None = None) -> None:
         import onnxruntime  # heavy, and optional for users who only train
 
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        # Idle worker threads sleep instead of spinning: on a 2-core bench PC (or a Jetson) the capture thread and
-        # the UI need those cycles, and spinning halved throughput when the cores were shared.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(threads)
+        self.graph_path = Path(onnx_path)
         available = set(onnxruntime.get_available_providers())
         providers = [provider for provider in PREFERRED_PROVIDERS if provider in available]
         try:
