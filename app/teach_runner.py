@@ -3,7 +3,9 @@
 `QtTeachRunner.teach(model_dir, frames)` runs `core.teaching.job.teach_job` (imported inside the job: the window
 itself never imports torch, issue 14); `rollback(model_dir, n)` makes an earlier version current. Both say what
 happened on `message(text, kind)` for a page's banner and, when the model directory changed, emit
-`model_changed(model_dir)`: the main window reloads the live runtime from it at once.
+`model_changed(model_dir)`: the main window reloads the live runtime from it at once. `fine_tune(model_dir)`
+trains a method that learns by training on the frames it kept (`core.teaching.fine_tune`) in a child process, with
+progress and cancel.
 
 Example:
     >>> runner = QtTeachRunner(audit_db)
@@ -29,6 +31,7 @@ class QtTeachRunner(QObject):
 
     busy = Signal(bool)
     progressed = Signal(str)
+    stepped = Signal(int, int)  # step, total (0: not known) of the running job
     message = Signal(str, str)
     model_changed = Signal(object)
     taught = Signal(object)  # the TeachResult
@@ -57,6 +60,20 @@ class QtTeachRunner(QObject):
         self.message.emit(f"Teaching {len(frames)} frame(s) as good to {model_dir.name}…", "info")
         return True
 
+    def fine_tune(self, model_dir: Path, epochs: int | None = None) -> bool:
+        """Fine-tune a trained method on the frames kept in `model_dir`, in a child process (it trains: the window
+        stays fluid, and Cancel stops it within a second), checked and kept as a new version."""
+        if self._refuse_while_running():
+            return False
+        from app.engine_jobs import fine_tuning_job  # torch: only when the operator asks for a fine-tune
+        from app.process_worker import QtProcessJobWorker
+
+        model_dir = Path(model_dir)
+        self._start_worker(QtProcessJobWorker(fine_tuning_job, (model_dir, epochs, self.audit_db), self), model_dir,
+                           self._teach_done)
+        self.message.emit(f"Fine-tuning {model_dir.name} on its kept frames…", "info")
+        return True
+
     def rollback(self, model_dir: Path, number: int) -> bool:
         if self._refuse_while_running():
             return False
@@ -77,8 +94,10 @@ class QtTeachRunner(QObject):
         return False
 
     def _start(self, job: Any, model_dir: Path, done: Any) -> None:
+        self._start_worker(QtJobWorker(job, self), model_dir, done)
+
+    def _start_worker(self, worker: Any, model_dir: Path, done: Any) -> None:
         # Bound methods of this QObject, never lambdas: a queued connection runs them on the UI thread.
-        worker = QtJobWorker(job, self)
         self._model_dir, self._done = model_dir, done
         worker.progressed.connect(self._progress)
         worker.succeeded.connect(self._succeeded)
@@ -101,6 +120,7 @@ class QtTeachRunner(QObject):
     def _progress(self, record: Progress) -> None:
         done = f" {record.step}/{record.total}" if record.total else ""
         self.progressed.emit(f"{record.stage}{done} {record.message}".strip())
+        self.stepped.emit(record.step, record.total)
 
     def _teach_done(self, model_dir: Path, result: Any) -> None:
         frames = "; ".join(frame.describe() for frame in result.frames)

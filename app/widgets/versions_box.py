@@ -1,15 +1,19 @@
 """The active model's versions (`core.model_versions`), newest first, and a button that rolls back to the one
-selected (as a new version: history is never rewritten). The live runtime follows through the teach runner."""
+selected (as a new version: history is never rewritten). For a method that learns by training, the frames marked
+good are kept in the model directory: "Fine-tune" teaches them (with progress and Cancel). The live runtime follows
+through the teach runner."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QGroupBox, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from core.errors import InputError
 from core.model_versions import newest_first, read_log
+from core.teaching.taught import taught_frames
 
 
 class QtVersionsBox(QGroupBox):
@@ -23,9 +27,25 @@ class QtVersionsBox(QGroupBox):
         self.rollback_button = QPushButton("Roll back to the selected version")
         self.rollback_button.clicked.connect(self.roll_back)
         self.list.currentItemChanged.connect(self.update_button)
+        self.fine_tune_button = QPushButton("Fine-tune on the kept frames")
+        self.fine_tune_button.clicked.connect(self.fine_tune)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.progress = QProgressBar()
+        for widget in (self.fine_tune_button, self.cancel_button, self.progress):
+            widget.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
         layout.addWidget(self.rollback_button)
+        tune = QHBoxLayout()
+        tune.addWidget(self.fine_tune_button, 1)
+        tune.addWidget(self.progress, 1)
+        tune.addWidget(self.cancel_button)
+        layout.addLayout(tune)
+        if runner is not None:
+            runner.stepped.connect(self._stepped)
+            runner.busy.connect(self._busy)
+            runner.taught.connect(lambda _: self.refresh())
         self.current = 0
         self.update_button()
 
@@ -43,6 +63,9 @@ class QtVersionsBox(QGroupBox):
             self.list.addItem(str(error))
             return
         self.current = log.current
+        kept = len(taught_frames(self.model_dir))
+        self.fine_tune_button.setText(f"Fine-tune on {kept} kept frame(s)")
+        self.fine_tune_button.setVisible(kept > 0)
         for version in newest_first(log.versions):
             mark = "  (live)" if version.number == log.current else ""
             item = QListWidgetItem(f"v{version.number}  {version.time[:19]}  {version.reason}{mark}")
@@ -57,6 +80,23 @@ class QtVersionsBox(QGroupBox):
     def update_button(self, *_: object) -> None:
         chosen = self.selected_version()
         self.rollback_button.setEnabled(chosen is not None and chosen != self.current)
+
+    def fine_tune(self) -> None:
+        if self.model_dir is not None and self.runner is not None:
+            self.runner.fine_tune(self.model_dir)
+
+    def _cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+
+    def _stepped(self, step: int, total: int) -> None:
+        self.progress.setRange(0, total)  # 0, 0: busy without a known length
+        self.progress.setValue(step)
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.fine_tune_button.setEnabled(not busy)
 
     def roll_back(self) -> None:
         chosen = self.selected_version()

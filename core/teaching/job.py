@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,12 @@ from core.errors import InputError
 from core.files import scratch_directory
 from core.inference import to_pixels
 from core.jobs import CancelToken, Progress
+from core.methods.config import ModelConfig
 from core.methods.registry import get_method
 from core.model_manifest import ModelManifest
 from core.model_store import load_model, save_model
 from core.model_versions import commit_version
-from core.runtime import open_runtime
+from core.runtime import ModelRuntime, open_runtime
 from core.sources.live import LiveSettings
 from core.teaching.check import CheckResult, check_job, known_defects, score_arrays
 from core.teaching.images import Frame
@@ -121,20 +122,37 @@ def teach_job(model_dir: Path, frames: Sequence[Frame], *, check_dirs: Sequence[
         training["images_per_category"] = {name: int(count + extra)
                                            for name, count, extra in zip(categories, counts, added)}
     training["taught_images"] = int(training.get("taught_images", 0)) + len(frames)
+    return (yield from keep_if_checked(model_dir, network, loaded.config, replace(manifest, training=training),
+                                       current, pixels, frames, before, check_dirs, audit_db,
+                                       reason or f"marked {len(frames)} frame(s) good: "
+                                       + ", ".join(Path(frame.name).name for frame in frames[:3]),
+                                       cancel, seconds, started))
+
+
+def keep_if_checked(model_dir: Path, network: torch.nn.Module, config: ModelConfig, manifest: ModelManifest,
+                    current: ModelRuntime, pixels: np.ndarray, frames: Sequence[Frame], before: np.ndarray,
+                    check_dirs: Sequence[Path], audit_db: Path | None, reason: str,
+                    cancel: CancelToken, seconds: dict[str, float], started: float,
+                    ) -> Generator[Progress, None, TeachResult]:
+    """Save the changed `network` as a candidate beside `model_dir` (with `manifest`'s thresholds, categories and
+    training summary), score `frames` and the known defects with it, and commit it as the new version unless a
+    defect would turn OK. Shared by teaching and fine-tuning."""
     with scratch_directory(model_dir) as scratch:
         step = time.perf_counter()
-        candidate_dir = save_model(network, loaded.config, scratch / "candidate", categories=categories,
+        yield Progress(0, 0, "exporting the candidate model", stage="export")
+        candidate_dir = save_model(network, config, scratch / "candidate", categories=manifest.categories,
                                    thresholds=manifest.thresholds, holdout_fraction=manifest.holdout_fraction,
                                    data_roots=[Path(root) for root in manifest.data_roots],
-                                   data_fingerprint=manifest.data_fingerprint, training=training)
+                                   data_fingerprint=manifest.data_fingerprint, training=manifest.training)
         seconds["export"] = time.perf_counter() - step
         step = time.perf_counter()
         candidate = open_runtime(candidate_dir, prefer="onnxruntime")
         after = yield from score_arrays(candidate.predict, pixels, len(frames), cancel, "scoring the frames again")
+        live = LiveSettings.for_runtime(candidate)
+        thresholds = [live.threshold_for(frame.category) for frame in frames]
         scores = tuple(FrameScore(frame.name, frame.category, float(old), float(new), threshold)
                        for frame, old, new, threshold in zip(frames, before, after, thresholds))
-        defects = known_defects(manifest, audit_db, check_dirs)
-        check = yield from check_job(current, candidate, defects, cancel)
+        check = yield from check_job(current, candidate, known_defects(manifest, audit_db, check_dirs), cancel)
         seconds["check"] = time.perf_counter() - step
         if not check.passed:
             refusal = (f"refused, nothing written: {len(check.flipped)} known defect(s) would turn OK: "
@@ -142,7 +160,6 @@ def teach_job(model_dir: Path, frames: Sequence[Frame], *, check_dirs: Sequence[
             return TeachResult(scores, check, refusal=refusal, seconds=seconds)
         cancel.raise_if_cancelled()
         step = time.perf_counter()
-        reason = reason or f"marked {len(frames)} frame(s) good: " + ", ".join(Path(f.name).name for f in frames[:3])
         entry = commit_version(model_dir, candidate_dir, reason)
         seconds["commit"] = time.perf_counter() - step
     seconds["total"] = time.perf_counter() - started

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import make_mvtec_category
+from core.cli import main
 from core.data.images import read_image, resize_image
 from core.inference import to_pixels
 from core.jobs import CancelToken, run_to_end
@@ -81,14 +82,31 @@ def test_teach_lowers_the_frames_score_and_writes_version_2(line: tuple[Path, Pa
     assert [version.number for version in read_versions(model)] == [1, 2, 3]
 
 
-def test_a_teach_that_would_pass_a_known_defect_is_refused_and_writes_nothing(line: tuple[Path, Path, Path]) -> None:
-    model, category, _ = line
+@pytest.mark.parametrize("trained", ["patchcore"], indirect=True)
+def test_the_teach_command_reports_scores_and_check_and_refuses_a_flip_writing_nothing(
+        line: tuple[Path, Path, Path], capsys: pytest.CaptureFixture) -> None:
+    model, category, stranger = line
+    teach = ["teach", "--model", str(model), "--no-audit"]
+    assert main([*teach, "--good", str(stranger), "--category", "stripes", "--reason", "new supplier"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{stranger}  stripes: ") and " -> " in out[0] and "(threshold " in out[0]
+    assert out[1] == "check: 2 known defects re-scored (2 test set), none turned OK"
+    assert out[2].startswith("version 2 made (")
+
     before = tree_digest(model.parent)
     defect = category / "test" / "spot" / "000.png"
-    result = run_to_end(teach_job(model, frames_from_paths([defect], ["stripes"]), audit_db=None))
-    assert result.refused and result.version is None
-    assert str(defect) in result.refusal and "would turn OK" in result.refusal
-    assert tree_digest(model.parent) == before  # no version, no log, no scratch folder left beside it
+    assert main([*teach, "--good", str(defect)]) == 1
+    captured = capsys.readouterr()
+    assert "1 would turn OK: " + str(defect) in captured.out
+    assert captured.err.startswith("refused, nothing written: 1 known defect(s) would turn OK: " + str(defect))
+    assert tree_digest(model.parent) == before  # no version, no log change, no scratch folder left beside it
+
+    assert main(["versions", "--model", str(model)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith("*   2  ") and listed[0].endswith("new supplier  (from 1)")
+    assert listed[1].startswith("    1  ") and "trained" in listed[1]
+    assert main(["versions", "--model", str(model), "--rollback", "7"]) == 2
+    assert "version 7: no such version (this model has 1, 2)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("trained", ["patchcore"], indirect=True)
