@@ -47,8 +47,8 @@ class ModelIdentity:
     def of(cls, manifest: ModelManifest | BundleManifest, model_dir: Path) -> ModelIdentity:
         files = manifest.files
         sha256 = files.get(ONNX_GRAPH) or files.get(WEIGHTS) or ""
-        return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()),
-                   version=current_version(model_dir) if isinstance(manifest, ModelManifest) else DEFAULT_MODEL_VERSION)
+        version = current_version(model_dir) if isinstance(manifest, ModelManifest) else DEFAULT_MODEL_VERSION
+        return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()), version=version)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.audit.records import (CONFIRMED_NG, OPERATOR_ACTIONS, VERDICTS, ModelIdentity, PartResult, SelfTestRun, Verdict,
-                                utc_now)
+from core.audit.records import (CONFIRMED_NG, OPERATOR_ACTIONS, VERDICTS, ModelIdentity, PartResult, SelfTestRun,
+                                Verdict, utc_now)
 from core.errors import InputError
 
 SCHEMA_VERSION = 1

@@ -25,13 +25,13 @@ import numpy as np
 
 from core.audit.frames import raw_frame_path
 from core.audit.store import AuditStore
-from core.data.dataset import discover_category
+from core.data.dataset import discover_category, expand_image_inputs
 from core.data.images import read_image, resize_image
 from core.errors import InputError
 from core.jobs import CancelToken, Progress
 from core.model_manifest import ModelManifest
 from core.sources.live import LiveSettings, ScoringRuntime
-from core.teaching.images import frame_category, image_paths
+from core.teaching.images import frame_category
 
 BATCH = 8
 READ_THREADS = 2
@@ -97,7 +97,7 @@ def known_defects(manifest: ModelManifest, audit_db: Path | None, check_dirs: Se
                 if raw is not None and raw.is_file() and (not categories or verdict.category in categories
                                                           or not verdict.category):
                     found.append(KnownDefect(raw, verdict.category, "confirmed NG"))
-    for path in image_paths(check_dirs):
+    for path in expand_image_inputs(check_dirs):
         found.append(KnownDefect(path, frame_category(path, categories), "--check"))
     return found
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import list_images
+from core.data.dataset import expand_image_inputs
 from core.data.images import read_image
 from core.errors import InputError
 from core.sources.live import category_in_path
@@ -39,25 +39,7 @@ def frame_category(path: Path | None, categories: Sequence[str], category: str =
     return named or (categories[0] if len(categories) == 1 else "")
 
 
-def image_paths(sources: Sequence[Path]) -> list[Path]:
-    """Every image of `sources` (image files, or folders searched recursively); InputError for a source that is
-    neither or a folder without images."""
-    found: list[Path] = []
-    for source in sources:
-        source = Path(source)
-        if source.is_dir():
-            images = list_images(source)
-            if not images:
-                raise InputError(f"{source}: no images in this folder")
-            found += images
-        elif source.is_file():
-            found.append(source)
-        else:
-            raise InputError(f"{source}: no such image or folder")
-    return found
-
-
 def frames_from_paths(sources: Sequence[Path], categories: Sequence[str], category: str = "") -> list[Frame]:
     """The images of `sources` read as frames (InputError naming an unreadable one)."""
     return [Frame(str(path), read_image(path), frame_category(path, categories, category))
-            for path in image_paths(sources)]
+            for path in expand_image_inputs(sources)]

@@ -38,8 +38,8 @@ def _train(root: Path, method: str) -> tuple[Path, Path, Path]:
     stranger = make_mvtec_category(root / "other", "stripes", train=1, good=0, bad=0, seed=7)
     # A quarter of the patches in PatchCore's bank: at 1 % these 8 images would leave it 5 entries.
     settings = PatchcoreSettings(coreset_ratio=0.25) if method == "patchcore" else None
-    model = run_to_end(train_job(ModelConfig(method=method, image_size=64, settings=settings), [category], root / "model",
-                                 weights="random", threshold_folds=0)).model_dir
+    config = ModelConfig(method=method, image_size=64, settings=settings)
+    model = run_to_end(train_job(config, [category], root / "model", weights="random", threshold_folds=0)).model_dir
     return model, category, stranger / "train" / "good" / "000.png"
 
 
