@@ -214,13 +214,13 @@ class InspectPage(QWidget):
         self.readouts.show_model(runtime.name, runtime.model_bytes, runtime.integer_path.describe())
         if runtime.int8_warning:
             self.banner.show_message(runtime.int8_warning, "warning")
-        elif self._teach_note is not None:
-            self.banner.show_message(*self._teach_note)
         else:
             self.banner.hide()
-        self._teach_note = None
         self.drift_watch.use_runtime(runtime)
         self.self_test.set_model(runtime)  # reminds when the last self-test is older than the set time
+        if self._teach_note is not None:  # the version just taught is what the operator waits to hear about
+            self.banner.show_message(*self._teach_note)
+            self._teach_note = None
         if was_running:
             self.start()
 
