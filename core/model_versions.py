@@ -21,11 +21,13 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 from datetime import datetime, timezone
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -101,12 +103,22 @@ def version_dir(model_dir: Path, number: int) -> Path:
     return Path(model_dir) / VERSIONS_DIR / str(number)
 
 
-def commit_version(model_dir: Path, source: Path, reason: str, parent: int | None = None) -> ModelVersion:
+def commit_version(model_dir: Path, source: Path, reason: str, parent: int | None = None,
+                   based_on: str | None = None) -> ModelVersion:
     """Make the model directory at `source` (a verified model directory, e.g. a candidate saved to a scratch
     folder) the new current version of `model_dir`, with `reason`; returns the new log entry. `parent` defaults
-    to the current version."""
+    to the current version. `based_on`: the sha256 of the weights the candidate was made from; when the current
+    version is no longer those (another teach or a rollback committed meanwhile), nothing is written."""
     model_dir, source = Path(model_dir).absolute(), Path(source)
+    with _locked(model_dir):
+        return _commit(model_dir, source, reason, parent, based_on)
+
+
+def _commit(model_dir: Path, source: Path, reason: str, parent: int | None, based_on: str | None) -> ModelVersion:
     current = read_manifest(model_dir)  # the current version must verify before anything is built on it
+    if based_on is not None and current.files.get(WEIGHTS) != based_on:
+        raise InputError(f"{model_dir}: the model changed while this change was prepared (another teach or a "
+                         f"rollback); nothing was written, teach again")
     candidate = read_manifest(source)
     log = read_log(model_dir)
     number = max(version.number for version in log.versions) + 1
@@ -153,6 +165,18 @@ def describe(model_dir: Path) -> list[str]:
         lines.append(f"{mark} {version.number:>3}  {version.time}  weights {version.weights_sha256[:12]}  "
                      f"{version.reason}{parent}")
     return lines
+
+
+@contextmanager
+def _locked(model_dir: Path) -> Iterator[None]:
+    """One change of `model_dir` at a time, across processes (the window and the command line)."""
+    lock = model_dir.parent / f".{model_dir.name}.versions.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _first_version(manifest: ModelManifest) -> ModelVersion:

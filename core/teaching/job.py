@@ -38,7 +38,7 @@ from core.inference import to_pixels
 from core.jobs import CancelToken, Progress
 from core.methods.config import ModelConfig
 from core.methods.registry import get_method
-from core.model_manifest import ModelManifest
+from core.model_manifest import WEIGHTS, ModelManifest
 from core.model_store import load_model, save_model
 from core.model_versions import commit_version
 from core.runtime import ModelRuntime, open_runtime
@@ -160,7 +160,7 @@ def keep_if_checked(model_dir: Path, network: torch.nn.Module, config: ModelConf
             return TeachResult(scores, check, refusal=refusal, seconds=seconds)
         cancel.raise_if_cancelled()
         step = time.perf_counter()
-        entry = commit_version(model_dir, candidate_dir, reason)
+        entry = commit_version(model_dir, candidate_dir, reason, based_on=current.manifest.files.get(WEIGHTS))
         seconds["commit"] = time.perf_counter() - step
     seconds["total"] = time.perf_counter() - started
     return TeachResult(scores, check, version=entry.number, seconds=seconds)
