@@ -14,6 +14,9 @@ import pytest
 import torch
 
 from tests.conftest import make_mvtec_category
+from core.audit.frames import raw_frame_path
+from core.audit.records import CONFIRMED_NG, ModelIdentity, Verdict, utc_now
+from core.audit.store import AuditStore
 from core.cli import main
 from core.data.images import read_image, resize_image
 from core.inference import to_pixels
@@ -90,16 +93,28 @@ def test_the_teach_command_reports_scores_and_check_and_refuses_a_flip_writing_n
     assert main([*teach, "--good", str(stranger), "--category", "stripes", "--reason", "new supplier"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"{stranger}  stripes: ") and " -> " in out[0] and "(threshold " in out[0]
-    assert out[1] == "check: 2 known defects re-scored (2 test set), none turned OK"
+    assert out[1] == "check: 2 known defects re-scored (2 test set), none turned OK"  # no audit trail here
     assert out[2].startswith("version 2 made (")
 
-    before = tree_digest(model.parent)
+    # An operator confirmed this frame NG on the line: teaching it as good would pass it, so that is refused.
     defect = category / "test" / "spot" / "000.png"
-    assert main([*teach, "--good", str(defect)]) == 1
+    db = model.parent / "station" / "audit.sqlite"
+    identity = ModelIdentity("ab" * 32, "fp32", str(model))
+    with AuditStore(db) as store:
+        store.add([Verdict(utc_now(), "csi://0", 7, "csi #7", "stripes", 9.0, 1.0, "NG", identity,
+                           "audit-frames/000007.jpg")])
+        store.set_action([1], CONFIRMED_NG)
+    kept = raw_frame_path(db, "audit-frames/000007.jpg")
+    kept.parent.mkdir(parents=True)
+    shutil.copy(defect, kept)
+    before, beside = tree_digest(model), sorted(path.name for path in model.parent.iterdir())
+    assert main(["teach", "--model", str(model), "--audit", str(db), "--good", str(defect)]) == 1
     captured = capsys.readouterr()
-    assert "1 would turn OK: " + str(defect) in captured.out
-    assert captured.err.startswith("refused, nothing written: 1 known defect(s) would turn OK: " + str(defect))
-    assert tree_digest(model.parent) == before  # no version, no log change, no scratch folder left beside it
+    assert "(2 test set, 1 confirmed NG), 2 would turn OK: " in captured.out
+    assert captured.err.startswith("refused, nothing written: 2 known defect(s) would turn OK: " + str(defect))
+    assert str(kept) in captured.err
+    assert tree_digest(model) == before  # no version, no log change
+    assert sorted(path.name for path in model.parent.iterdir()) == beside  # no scratch folder left beside it
 
     assert main(["versions", "--model", str(model)]) == 0
     listed = capsys.readouterr().out.splitlines()
