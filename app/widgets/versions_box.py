@@ -100,5 +100,5 @@ class QtVersionsBox(QGroupBox):
 
     def roll_back(self) -> None:
         chosen = self.selected_version()
-        if self.model_dir is not None and chosen is not None:
+        if self.model_dir is not None and chosen is not None and self.runner is not None:
             self.runner.rollback(self.model_dir, chosen)
