@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from core.audit.location import default_db_path
+from core.commands import arg_types
 from core.commands.audit_flags import add_audit_option
 from core.commands.progress import run_with_bars
 from core.errors import InputError
@@ -42,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                                 "audit trail")
     parser.add_argument("--fine-tune", action="store_true",
                         help="methods that train: fine-tune on the kept frames and make a new version")
-    parser.add_argument("--epochs", type=int, default=None, metavar="E", help="fine-tune epochs")
+    parser.add_argument("--epochs", type=arg_types.whole_number(1, 10_000), default=None, metavar="E",
+                        help="fine-tune epochs (default: a fifth of training's)")
     parser.set_defaults(run=run)
 
 
