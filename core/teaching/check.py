@@ -6,7 +6,9 @@ manifest still exist), the frames the operator confirmed NG in the audit trail (
 beside the overlay), and any folders given (`--check DIR`). A defect "flips" when the current model judges it NG
 and the candidate OK, each by its category's threshold (the live rule: `LiveSettings.threshold_for`). The
 candidate scores every defect; the current model only re-scores those the candidate passes, which are few, so
-the check costs about one pass of the candidate over the defects.
+the check costs about one pass of the candidate over the defects. The test-set defects at model size are cached
+beside the audit database (hundreds of full-size images take seconds to decode; the cache is keyed by their paths,
+sizes and times, so a changed image is read again).
 
 Example:
     >>> defects = known_defects(manifest, audit_db, [Path("scratches/")])
@@ -16,7 +18,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+import hashlib
+import io
+import json
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +30,10 @@ import numpy as np
 
 from core.audit.frames import raw_frame_path
 from core.audit.store import AuditStore
-from core.data.dataset import discover_category, expand_image_inputs
+from core.data.dataset import expand_image_inputs, list_images
 from core.data.images import read_image, resize_image
 from core.errors import InputError
+from core.files import write_file_atomically
 from core.jobs import CancelToken, Progress
 from core.model_manifest import ModelManifest
 from core.sources.live import LiveSettings, ScoringRuntime
@@ -80,16 +86,15 @@ def known_defects(manifest: ModelManifest, audit_db: Path | None, check_dirs: Se
     """Every known defect image of the model's categories (see the module docstring)."""
     categories = list(manifest.categories)
     found: list[KnownDefect] = []
-    for root in manifest.data_roots:
-        if not Path(root).is_dir():
-            continue  # the training data moved or is gone: its test defects cannot be checked
-        try:
-            category = discover_category(Path(root))
-        except InputError:
+    for root in map(Path, manifest.data_roots):
+        if categories and root.name not in categories:
             continue
-        if categories and category.name not in categories:
-            continue
-        found += [KnownDefect(sample.path, category.name, "test set") for sample in category.test if sample.label == 1]
+        # The defect folders as listed: discovery would read every mask too (seconds), which a check never needs.
+        # A root that moved or is gone contributes nothing.
+        test = root / "test"
+        for folder in sorted(test.iterdir()) if test.is_dir() else []:
+            if folder.is_dir() and folder.name != "good" and not folder.name.startswith("."):
+                found += [KnownDefect(path, root.name, "test set") for path in list_images(folder)]
     if audit_db is not None and Path(audit_db).is_file():
         with AuditStore(Path(audit_db)) as store:
             for verdict in store.confirmed_ng():
@@ -103,16 +108,18 @@ def known_defects(manifest: ModelManifest, audit_db: Path | None, check_dirs: Se
 
 
 def check_job(current: ScoringRuntime, candidate: ScoringRuntime, defects: Sequence[KnownDefect],
-              cancel: CancelToken | None = None) -> Generator[Progress, None, CheckResult]:
-    """Score `defects` with `candidate`; those it passes are re-scored with `current`: NG there is a flip."""
+              cancel: CancelToken | None = None, cache: Path | None = None) -> Generator[Progress, None, CheckResult]:
+    """Score `defects` with `candidate`; those it passes are re-scored with `current`: NG there is a flip. The
+    test-set defects at model size are cached in `cache` (a folder; None: read every time)."""
     cancel = cancel or CancelToken()
     settings = LiveSettings.for_runtime(candidate)
     thresholds = np.array([settings.threshold_for(defect.category) for defect in defects], np.float64)
-    after = yield from score_images(candidate, [defect.path for defect in defects], cancel, "checking known defects")
+    pixels = defect_pixels(defects, candidate.image_size, cache)
+    after = yield from score_arrays(candidate.predict, pixels, len(defects), cancel, "checking known defects")
     passing = [index for index in range(len(defects)) if after[index] < thresholds[index]]
     flipped: list[Flip] = []
     if passing:
-        before = yield from score_images(current, [defects[index].path for index in passing], cancel,
+        before = yield from score_arrays(current.predict, pixels[passing], len(passing), cancel,
                                          "re-scoring the defects the change would pass")
         current_settings = LiveSettings.for_runtime(current)
         for index, score in zip(passing, before):
@@ -124,33 +131,58 @@ def check_job(current: ScoringRuntime, candidate: ScoringRuntime, defects: Seque
     return CheckResult(len(defects), tuple(flipped), origins)
 
 
-def score_images(runtime: ScoringRuntime, paths: Sequence[Path], cancel: CancelToken, message: str
-                 ) -> Generator[Progress, None, np.ndarray]:
-    """Scores of the images at `paths`, read and resized on a few threads while the runtime scores."""
-    size = runtime.image_size
-    return (yield from score_arrays(runtime.predict, _read_resized(paths, size), len(paths), cancel, message))
+def defect_pixels(defects: Sequence[KnownDefect], size: int, cache: Path | None) -> np.ndarray:
+    """N x S x S x 3 uint8: every defect read and resized as a live frame is. The test-set ones (hundreds, the
+    same every time) come from a cache keyed by their paths, sizes and modification times, when there is one."""
+    stable = [index for index, defect in enumerate(defects) if defect.origin == "test set"]
+    pixels = np.empty((len(defects), size, size, 3), np.uint8)
+    cached = _cached(cache, [defects[index].path for index in stable], size)
+    if cached is not None:
+        pixels[stable] = cached
+    rest = [index for index in range(len(defects)) if cached is None or index not in set(stable)]
+    for index, image in zip(rest, _read_resized([defects[index].path for index in rest], size)):
+        pixels[index] = image
+    if cached is None and cache is not None and stable:
+        _store(cache, [defects[index].path for index in stable], size, pixels[stable])
+    return pixels
 
 
-def score_arrays(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], images, count: int,
+def score_arrays(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], images: np.ndarray, count: int,
                  cancel: CancelToken, message: str) -> Generator[Progress, None, np.ndarray]:
-    """Scores of `count` model-sized images from the iterable `images`, in batches."""
+    """Scores of `count` model-sized images (N x S x S x 3 uint8), in batches."""
     scores: list[np.ndarray] = []
-    batch: list[np.ndarray] = []
-    done = 0
-    for image in images:
-        batch.append(image)
-        if len(batch) == BATCH:
-            scores.append(predict(np.stack(batch))[0])
-            done += len(batch)
-            batch = []
-            cancel.raise_if_cancelled()
-            yield Progress(done, count, message, stage="check")
-    if batch:
-        scores.append(predict(np.stack(batch))[0])
-        yield Progress(count, count, message, stage="check")
+    for start in range(0, count, BATCH):
+        scores.append(predict(np.ascontiguousarray(images[start : start + BATCH]))[0])
+        cancel.raise_if_cancelled()
+        yield Progress(min(start + BATCH, count), count, message, stage="check")
     return np.concatenate(scores).astype(np.float64) if scores else np.zeros(0)
 
 
-def _read_resized(paths: Sequence[Path], size: int):
+def _read_resized(paths: Sequence[Path], size: int) -> Iterator[np.ndarray]:
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="check-read") as pool:
         yield from pool.map(lambda path: resize_image(read_image(path), size), paths)
+
+
+def _cache_file(cache: Path, paths: Sequence[Path], size: int) -> Path:
+    key = [size] + [[str(path), path.stat().st_mtime_ns, path.stat().st_size] for path in paths]
+    return Path(cache) / f"defects-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]}.npy"
+
+
+def _cached(cache: Path | None, paths: Sequence[Path], size: int) -> np.ndarray | None:
+    if cache is None or not paths:
+        return None
+    try:
+        found = np.load(_cache_file(cache, paths, size))
+    except (OSError, ValueError):  # not cached yet, a file gone, or a damaged cache (rebuilt)
+        return None
+    return found if found.shape == (len(paths), size, size, 3) and found.dtype == np.uint8 else None
+
+
+def _store(cache: Path, paths: Sequence[Path], size: int, pixels: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(pixels))
+    try:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        write_file_atomically(_cache_file(cache, paths, size), buffer.getvalue())
+    except (OSError, InputError):  # a full disk or a read-only folder: the check works, only slower next time
+        pass

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.audit.location import teach_cache_folder
 from core.data.dataset import discover_categories, split_holdout
 from core.data.images import resize_image
 from core.errors import InputError
@@ -152,7 +153,8 @@ def keep_if_checked(model_dir: Path, network: torch.nn.Module, config: ModelConf
         thresholds = [live.threshold_for(frame.category) for frame in frames]
         scores = tuple(FrameScore(frame.name, frame.category, float(old), float(new), threshold)
                        for frame, old, new, threshold in zip(frames, before, after, thresholds))
-        check = yield from check_job(current, candidate, known_defects(manifest, audit_db, check_dirs), cancel)
+        check = yield from check_job(current, candidate, known_defects(manifest, audit_db, check_dirs), cancel,
+                                     None if audit_db is None else teach_cache_folder(audit_db))
         seconds["check"] = time.perf_counter() - step
         if not check.passed:
             refusal = (f"refused, nothing written: {len(check.flipped)} known defect(s) would turn OK: "
