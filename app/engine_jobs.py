@@ -27,6 +27,14 @@ def evaluation_job(
     return evaluate_job(load_model(model_dir), folders, cancel)
 
 
+def teaching_job(model_dir: Path, frames: list[Any], audit_db: Path | None, reason: str | None,
+                 cancel: CancelToken) -> Generator[Progress, None, Any]:
+    """Teach the model in `model_dir` that `frames` are good, checked, as a new version (`core.teaching.job`)."""
+    from core.teaching.job import teach_job
+
+    return teach_job(model_dir, frames, audit_db=audit_db, reason=reason, cancel=cancel)
+
+
 def fine_tuning_job(model_dir: Path, epochs: int | None, audit_db: Path | None,
                     cancel: CancelToken) -> Generator[Progress, None, Any]:
     """Fine-tune the model in `model_dir` on its kept frames, checked, as a new version (`core.teaching.fine_tune`)."""

@@ -1,7 +1,7 @@
 """Teach by correction and rollback from the window: the engine's jobs on a worker thread, one at a time.
 
-`QtTeachRunner.teach(model_dir, frames)` runs `core.teaching.job.teach_job` (imported inside the job: the window
-itself never imports torch, issue 14); `rollback(model_dir, n)` makes an earlier version current. Both say what
+`QtTeachRunner.teach(model_dir, frames)` runs `core.teaching.job.teach_job` in a child process (the window itself
+never imports torch, issue 14, and the graph export must not hold the live view's GIL); `rollback(model_dir, n)` makes an earlier version current. Both say what
 happened on `message(text, kind)` for a page's banner and, when the model directory changed, emit
 `model_changed(model_dir)`: the main window reloads the live runtime from it at once. `fine_tune(model_dir)`
 trains a method that learns by training on the frames it kept (`core.teaching.fine_tune`) in a child process, with
@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.qt_worker import QtJobWorker, call_job
-from core.jobs import CancelToken, Progress
+from core.jobs import Progress
 from core.teaching.images import Frame
 
 
@@ -49,14 +49,14 @@ class QtTeachRunner(QObject):
         """Start teaching `frames` as good; False (and a message) when a teach or rollback is already running."""
         if self._refuse_while_running():
             return False
-        model_dir, frames, audit_db = Path(model_dir), list(frames), self.audit_db
+        from app.engine_jobs import teaching_job  # torch: only once the operator teaches
+        from app.process_worker import QtProcessJobWorker
 
-        def job(token: CancelToken) -> Any:
-            from core.teaching.job import teach_job  # torch: only once the operator teaches
-
-            return teach_job(model_dir, frames, audit_db=audit_db, reason=reason, cancel=token)
-
-        self._start(job, model_dir, self._teach_done)
+        # In a child process, like training: the graph export holds the GIL for a second or two, which a thread
+        # would take from the live view.
+        model_dir = Path(model_dir)
+        self._start_worker(QtProcessJobWorker(teaching_job, (model_dir, list(frames), self.audit_db, reason), self),
+                           model_dir, self._teach_done)
         self.message.emit(f"Teaching {len(frames)} frame(s) as good to {model_dir.name}…", "info")
         return True
 
