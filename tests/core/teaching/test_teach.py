@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+@pytest.mark.parametrize("trained", ["padim"], indirect=True)  # PatchCore's: through the command, below
 def test_teach_lowers_the_frames_score_and_writes_version_2(line: tuple[Path, Path, Path]) -> None:
     model, _, stranger = line
     first_weights = read_manifest(model).files[WEIGHTS]
@@ -89,10 +91,13 @@ def test_teach_lowers_the_frames_score_and_writes_version_2(line: tuple[Path, Pa
 def test_the_teach_command_reports_scores_and_check_and_refuses_a_flip_writing_nothing(
         line: tuple[Path, Path, Path], capsys: pytest.CaptureFixture) -> None:
     model, category, stranger = line
+    first_weights = read_manifest(model).files[WEIGHTS]
     teach = ["teach", "--model", str(model), "--no-audit"]
     assert main([*teach, "--good", str(stranger), "--category", "stripes", "--reason", "new supplier"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{stranger}  stripes: ") and " -> " in out[0] and "(threshold " in out[0]
+    scores = re.fullmatch(rf"{re.escape(str(stranger))}  stripes: (\S+) (OK|NG) -> (\S+) OK \(threshold (\S+)\)",
+                          out[0])
+    assert scores is not None and float(scores[3]) < float(scores[1])  # the frame's score fell, below threshold
     assert out[1] == "check: 2 known defects re-scored (2 test set), none turned OK"  # no audit trail here
     assert out[2].startswith("version 2 made (")
 
@@ -122,6 +127,10 @@ def test_the_teach_command_reports_scores_and_check_and_refuses_a_flip_writing_n
     assert listed[1].startswith("    1  ") and "trained" in listed[1]
     assert main(["versions", "--model", str(model), "--rollback", "7"]) == 2
     assert "version 7: no such version (this model has 1, 2)" in capsys.readouterr().err
+    assert read_manifest(model).files[WEIGHTS] != first_weights
+    assert main(["versions", "--model", str(model), "--rollback", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"version 3 is current: rollback to 1 (weights {first_weights[:12]})")
+    assert read_manifest(model).files[WEIGHTS] == first_weights
 
 
 @pytest.mark.parametrize("trained", ["patchcore"], indirect=True)
