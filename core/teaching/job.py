@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from core.audit.location import teach_cache_folder
-from core.data.dataset import discover_categories, split_holdout
+from core.data.dataset import list_images, split_holdout
 from core.data.images import resize_image
 from core.errors import InputError
 from core.files import scratch_directory
@@ -175,16 +175,15 @@ def images_per_category(manifest: ModelManifest) -> list[int] | None:
     recorded = manifest.training.get("images_per_category")
     if isinstance(recorded, dict) and all(name in recorded for name in categories):
         return [int(recorded[name]) for name in categories]
-    try:
-        found = {category.name: category for category in discover_categories([Path(root)
-                                                                              for root in manifest.data_roots])}
-    except InputError:
-        return None
-    if any(name not in found for name in categories):
+    # Listed, not discovered: discovery reads every test mask too, seconds that counting never needs. An MVTec
+    # layout trains on train/good, a plain folder on its images.
+    roots = {Path(root).name: (Path(root) / "train" / "good" if (Path(root) / "train" / "good").is_dir()
+                               else Path(root)) for root in manifest.data_roots}
+    if any(name not in roots or not roots[name].is_dir() for name in categories):
         return None
     skipped = {str(entry[0]) for entry in manifest.training.get("skipped_images", [])}
     counts = []
     for name in categories:
-        fit_part, _ = split_holdout(found[name].train, manifest.holdout_fraction, manifest.split_seed)
+        fit_part, _ = split_holdout(list_images(roots[name]), manifest.holdout_fraction, manifest.split_seed)
         counts.append(sum(1 for path in fit_part if str(path) not in skipped))
     return counts
