@@ -115,6 +115,7 @@ def teach_job(model_dir: Path, frames: Sequence[Frame], *, check_dirs: Sequence[
     counts = images_per_category(manifest)
     step = time.perf_counter()
     network = loaded.network
+    yield Progress(0, 0, f"teaching {len(frames)} frame(s) to the {spec.name} model", stage="teach")
     used = yield from spec.teach_good(network, to_pixels(pixels), labels, counts, loaded.config, cancel)
     seconds["teach"] = time.perf_counter() - step
     training = dict(manifest.training)
