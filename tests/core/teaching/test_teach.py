@@ -23,7 +23,6 @@ from core.data.images import read_image, resize_image
 from core.inference import to_pixels
 from core.jobs import CancelToken, run_to_end
 from core.methods.config import ModelConfig
-from core.methods.registry import build_model, resolve_config
 from core.methods.padim.fit import fit_gaussians
 from core.methods.patchcore.settings import PatchcoreSettings
 from core.methods.padim.teach import teach_gaussians
@@ -148,17 +147,17 @@ def test_patchcore_covers_the_frame_to_the_banks_own_spacing(trained: tuple[Path
     assert after <= spacing + 1e-4 < before
 
 
-def test_padim_teach_equals_fitting_with_the_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trained", ["padim"], indirect=True)
+def test_padim_teach_equals_fitting_with_the_frame(trained: tuple[Path, Path, Path]) -> None:
     """The exact update: teaching one image gives the Gaussians a fit on the training images plus it gives."""
-    category = make_mvtec_category(tmp_path, "stripes", train=6, good=0, bad=0, seed=4)
+    model, category, _ = trained
+    loaded = load_model(model)  # its backbone; the Gaussians are fitted again below
     images = to_pixels(np.stack([read_image(path) for path in sorted((category / "train" / "good").glob("*.png"))]))
-    config = ModelConfig(method="padim", image_size=64)
-    config = resolve_config(config)
-    taught = build_model(config, "random")
-    reference = copy.deepcopy(taught)
-    run_to_end(fit_gaussians(taught, images[:5], config, CancelToken()))
-    run_to_end(teach_gaussians(taught, images[5:], torch.tensor([0]), [5], config, CancelToken()))
-    run_to_end(fit_gaussians(reference, images, config, CancelToken()))
+    taught, reference = loaded.network, copy.deepcopy(loaded.network)
+    run_to_end(fit_gaussians(taught, images[:-1], loaded.config, CancelToken()))
+    run_to_end(teach_gaussians(taught, images[-1:], torch.tensor([0]), [len(images) - 1], loaded.config,
+                               CancelToken()))
+    run_to_end(fit_gaussians(reference, images, loaded.config, CancelToken()))
     assert torch.allclose(taught.mean, reference.mean, atol=1e-5)
     scale = reference.precision.abs().max()
     assert torch.allclose(taught.precision, reference.precision, atol=2e-3 * float(scale))
