@@ -27,6 +27,22 @@ def evaluation_job(
     return evaluate_job(load_model(model_dir), folders, cancel)
 
 
+def teaching_job(model_dir: Path, frames: list[Any], audit_db: Path | None, reason: str | None,
+                 cancel: CancelToken) -> Generator[Progress, None, Any]:
+    """Teach the model in `model_dir` that `frames` are good, checked, as a new version (`core.teaching.job`)."""
+    from core.teaching.job import teach_job
+
+    return teach_job(model_dir, frames, audit_db=audit_db, reason=reason, cancel=cancel)
+
+
+def fine_tuning_job(model_dir: Path, epochs: int | None, audit_db: Path | None,
+                    cancel: CancelToken) -> Generator[Progress, None, Any]:
+    """Fine-tune the model in `model_dir` on its kept frames, checked, as a new version (`core.teaching.fine_tune`)."""
+    from core.teaching.fine_tune import fine_tune_job
+
+    return fine_tune_job(model_dir, epochs, audit_db=audit_db, cancel=cancel)
+
+
 def grid_job(spec: dict[str, Any], out: Path, executor: str, ray_address: str | None, workers: int,
              cancel: CancelToken) -> Generator[Progress, None, list[dict[str, Any]]]:
     """Run (or resume) the benchmark grid `spec` (`GridSpec`'s fields by name) into `out`; returns its records.

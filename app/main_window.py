@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWidget
 
 from app.model_state import QtActiveModel
+from app.teach_runner import QtTeachRunner
 from app.pages.inspect_page import InspectPage
 from app.process_worker import QtProcessJobWorker, start_job_server
 from app.settings import AppSettings
@@ -60,7 +61,9 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.autostart = autostart
         self.model = QtActiveModel(self, prefer=runtime, threads=threads)
-        self.inspect_page = InspectPage(self.settings)
+        self.teach_runner = QtTeachRunner(self.settings.audit_db, self)
+        self.teach_runner.model_changed.connect(self.model.load)  # a new version: the live runtime follows at once
+        self.inspect_page = InspectPage(self.settings, self.teach_runner)
         self.pages = QtLazyTabs()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.inspect_page, self.inspect_page.title)
@@ -131,7 +134,10 @@ class MainWindow(QMainWindow):
     def _build_history_page(self) -> QWidget:
         from app.pages.history_page import HistoryPage
 
-        return HistoryPage(self.settings)
+        page = HistoryPage(self.settings, self.teach_runner)
+        page.versions.set_model(self.model.model_dir)
+        self.model.changed.connect(lambda runtime: page.versions.set_model(Path(runtime.model_dir)))
+        return page
 
     # -- model --------------------------------------------------------------------------------------------------
     def _open_start_model(self, model_dir: Path | None) -> None:
@@ -274,4 +280,5 @@ class MainWindow(QMainWindow):
         if self._demo_worker is not None:
             self._demo_worker.cancel()
             self._demo_worker.wait(5000)
+        self.teach_runner.shutdown()
         self.model.wait(10_000)

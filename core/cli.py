@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("deploy", "push a model to a Jetson over SSH and build its TensorRT engine there"),
     "device": ("device", "start, stop and watch live inspection on a deployed Jetson"),
     "history": ("history", "the audit trail: verdicts counted by verdict and category, exported as CSV"),
+    "teach": ("teach", "teach a model that images are good (checked against known defects), as a new version"),
+    "versions": ("versions", "list a model directory's versions, or roll back to one"),
     "self-test": ("self_test", "score the station's known good and bad parts with a model (start of shift)"),
 }
 

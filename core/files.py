@@ -19,6 +19,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import InputError
@@ -99,6 +100,21 @@ def write_file_atomically(target: Path, data: bytes) -> Path:
         _raise_if_disk_full(error, target, "file")
         raise
     return target
+
+
+@contextmanager
+def scratch_directory(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target` (same file system, so its files can be hard-linked or renamed into a
+    write of `target`), removed on exit; named like `write_directory_atomically`'s temporaries, so one left by a
+    killed process is removed by the next write of `target`."""
+    target = Path(target).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_up_after_killed_writers(target)
+    folder = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=PARTIAL_SUFFIX, dir=target.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def clean_up_after_killed_writers(target: Path) -> None:

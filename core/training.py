@@ -126,6 +126,9 @@ def train_job(
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "fit_rss_increase_mb": round(fit_memory.increase_mb, 1),
         "train_images": len(loaded.paths),
+        # what each category's fitted state holds (PaDiM's teach-by-correction updates its Gaussians from it)
+        "images_per_category": dict(zip([category.name for category in categories],
+                                        torch.bincount(image_categories, minlength=len(categories)).tolist())),
         "heldout_images": sum(len(paths) for paths in heldout.values()),
         "threshold_folds": folds,
         "target_frr": target_frr,

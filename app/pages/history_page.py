@@ -1,5 +1,7 @@
 """The History page: the audit trail's verdicts, filtered by time, verdict, category and model, counted, exported
-as CSV, with the overlay of a selected NG frame and the operator's word on it (mark as good, confirm NG).
+as CSV, with the overlay of a selected NG frame and the operator's word on it (mark as good, which also teaches the
+model the frame, confirm NG, which makes the frame a known defect every later teach is checked against), and the
+active model's versions with a rollback.
 
 It reads the station's audit database (`AppSettings.audit_db`, shared with `python -m core inspect`) with a
 connection of its own, on the UI thread: the queries use the time index and show at most `ROW_LIMIT` rows, so
@@ -17,12 +19,18 @@ from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFileDialog, QHBoxLayou
                                QTableView, QVBoxLayout, QWidget)
 
 from app.settings import AppSettings
+from app.teach_runner import QtTeachRunner
 from app.widgets.error_banner import QtMessageBanner
 from app.widgets.verdict_table import QtVerdictTableModel, model_label
+from app.widgets.versions_box import QtVersionsBox
+from core.audit.frames import raw_frame_path
 from core.audit.history import write_csv
-from core.audit.records import CONFIRMED_NG, MARKED_GOOD, VERDICTS, utc_text
+from core.audit.records import CONFIRMED_NG, MARKED_GOOD, VERDICTS, Verdict, utc_text
 from core.audit.store import AuditStore, HistoryFilter
+from core.data.images import read_image
 from core.errors import InputError
+from core.runtime import is_bundle
+from core.teaching.images import Frame
 
 ROW_LIMIT = 5000
 ANY = "All"
@@ -35,10 +43,12 @@ class HistoryPage(QWidget):
 
     title = "History"
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, teach: QtTeachRunner | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.db_path = settings.audit_db
+        self.teach = teach
         self.table_model = QtVerdictTableModel(self)
         self._build()
         self.refresh()
@@ -100,6 +110,17 @@ class HistoryPage(QWidget):
         actions.addWidget(self.mark_good)
         actions.addWidget(self.confirm_ng)
         side_layout.addLayout(actions)
+        self.teach_status = QLabel("")
+        self.teach_status.setWordWrap(True)
+        side_layout.addWidget(self.teach_status)
+        self.versions = QtVersionsBox(self.teach)
+        self.versions.setEnabled(self.teach is not None)
+        side_layout.addWidget(self.versions)
+        if self.teach is not None:
+            self.teach.message.connect(self._teach_message)
+            self.teach.progressed.connect(self.teach_status.setText)
+            self.teach.busy.connect(self._teach_busy)
+            self.teach.model_changed.connect(lambda _: self.versions.refresh())
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(side)
@@ -200,11 +221,42 @@ class HistoryPage(QWidget):
 
     # -- operator actions -------------------------------------------------------------------------------------
     def set_action(self, action: str) -> None:
-        """Record the operator's word on the selected verdicts (kept in the trail; teaching uses it later)."""
-        ids = [self.table_model.verdict(row).id for row in self.selected_rows()]
+        """Record the operator's word on the selected verdicts. Marked good, their frames also teach the model
+        that judged them (a new version, checked against every known defect, frames confirmed NG included)."""
+        verdicts = [self.table_model.verdict(row) for row in self.selected_rows()]
         with AuditStore(self.db_path) as store:
-            store.set_action([row_id for row_id in ids if row_id is not None], action)
+            store.set_action([verdict.id for verdict in verdicts if verdict.id is not None], action)
         self.refresh()
+        if action == MARKED_GOOD and self.teach is not None:
+            self.teach_verdicts(verdicts)
+
+    def teach_verdicts(self, verdicts: list[Verdict]) -> bool:
+        """Teach the frames of `verdicts` kept in the trail as good, to the model of the first of them."""
+        kept = [(verdict, raw_frame_path(self.db_path, verdict.image_path)) for verdict in verdicts]
+        kept = [(verdict, path) for verdict, path in kept if path is not None and path.is_file()]
+        if not kept or self.teach is None:
+            self.banner.show_message("Recorded. No frame of these verdicts is kept (OK frames keep none, and the disk "
+                                     "cap removes the oldest), so nothing was taught", "warning")
+            return False
+        model_dir = Path(kept[0][0].model.path)
+        if not (model_dir / "manifest.json").is_file() or is_bundle(model_dir):
+            self.banner.show_message(f"Recorded. {model_dir} is not a model directory here (a bundle or a device's "
+                                     f"model), so it cannot be taught; teach the model it came from", "warning")
+            return False
+        frames = [Frame(verdict.frame_name, read_image(path), verdict.category) for verdict, path in kept
+                  if verdict.model.path == kept[0][0].model.path]
+        return self.teach.teach(model_dir, frames)
+
+    def _teach_message(self, text: str, kind: str) -> None:
+        self.banner.show_message(text, kind)
+        self.teach_status.setText("")
+
+    def _teach_busy(self, busy: bool) -> None:
+        self.mark_good.setEnabled(not busy and bool(self.selected_rows()))
+        if busy:
+            self.versions.rollback_button.setEnabled(False)
+        else:
+            self.versions.update_button()
 
     def export_csv(self, target: Path) -> int:
         """Write the verdicts the filters select (all of them, not only the rows shown) as CSV at `target`."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButt
 from app.drift_watch import QtDriftWatch
 from app.live_worker import LiveBatch, QtLiveWorker
 from app.settings import AppSettings
+from app.teach_runner import QtTeachRunner
 from app.widgets.drift_readout import QtDriftReadout
 from app.widgets.error_banner import QtMessageBanner
 from app.widgets.live_view import QtLiveView
@@ -37,6 +38,8 @@ from core.overlay import render_overlay, save_png
 from core.sources import FrameResult, FrameSource, LiveSettings
 from core.sources.base import FAILED, NOTICE, RETRYING, RUNNING, DeviceFrame
 from core.sources.files import ImageFilesSource
+from core.runtime import is_bundle
+from core.teaching.images import Frame
 
 _STATE_STYLES = {RETRYING: "color:#b06000; font-weight:bold;", FAILED: "color:#b3261e; font-weight:bold;"}
 
@@ -48,9 +51,12 @@ class InspectPage(QWidget):
     running_changed = Signal(bool)
     batch_shown = Signal(object, float)  # a LiveBatch once shown, and the UI thread's CPU ms it took
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, teach: QtTeachRunner | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.teach = teach  # "Mark as good": None where the page cannot teach
+        self._teach_note: tuple[str, str] | None = None  # shown again once the new version is loaded
         self.runtime: Any = None
         self.worker: QtLiveWorker | None = None
         self.live_settings = LiveSettings(threshold=1.0)
@@ -66,6 +72,9 @@ class InspectPage(QWidget):
         self._memory_timer.start()
         self.readouts.refresh_memory()
         self._restore()
+        if self.teach is not None:
+            self.teach.message.connect(self._teach_message)
+            self.teach.progressed.connect(self.source_state.setText)
 
     # -- layout -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -78,6 +87,11 @@ class InspectPage(QWidget):
         self.start_button.clicked.connect(self.toggle_running)
         self.next_button.clicked.connect(self.next_image)
         self.save_button.clicked.connect(self.save_current)
+        self.mark_good_button = QPushButton("Mark as good")
+        self.mark_good_button.setToolTip("teach the model that the NG frame on screen is a good part (a new model "
+                                         "version, checked against every known defect first)")
+        self.mark_good_button.clicked.connect(self.mark_current_good)
+        self.mark_good_button.setEnabled(False)
         self.source_state = QLabel("Stopped")
         self.source_state.setWordWrap(True)
         self.live_view = QtLiveView()
@@ -95,6 +109,7 @@ class InspectPage(QWidget):
         self.drift_watch = QtDriftWatch(self.settings.audit_db, int(self.settings.number("drift/window", 200)), self)
         self.drift_watch.note.connect(self.drift_readout.show_note)
         self.ng_strip = QtNgStrip()
+        self.ng_strip.mark_good_requested.connect(self.mark_good)
         self.self_test = QtSelfTestPanel(self.settings.audit_db, self.settings.self_test_max_age_hours)
         self.self_test.message.connect(self._self_test_message)
         self.threshold_view = QtThresholdView()
@@ -112,6 +127,7 @@ class InspectPage(QWidget):
         source_row.addWidget(self.start_button)
         source_row.addWidget(self.next_button)
         source_row.addWidget(self.save_button)
+        source_row.addWidget(self.mark_good_button)
         controls.addLayout(source_row)
 
         self.side_panel = QWidget()
@@ -202,6 +218,9 @@ class InspectPage(QWidget):
             self.banner.hide()
         self.drift_watch.use_runtime(runtime)
         self.self_test.set_model(runtime)  # reminds when the last self-test is older than the set time
+        if self._teach_note is not None:  # the version just taught is what the operator waits to hear about
+            self.banner.show_message(*self._teach_note)
+            self._teach_note = None
         if was_running:
             self.start()
 
@@ -324,7 +343,8 @@ class InspectPage(QWidget):
             self.banner.show_error(message)
         for result in batch.ng_results:
             if result.thumbnail is not None:
-                self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}")
+                self.ng_strip.add(result.thumbnail, f"{result.frame.name}: score {result.score:.4g}",
+                                  teachable_frame(result))
         self.verdict.show_counters(batch.inspected, batch.ng)
         self.threshold_view.add_scores(batch.scored)
         if batch.drift is not None and batch.drift is not self.drift_readout.state:
@@ -334,6 +354,7 @@ class InspectPage(QWidget):
         if result is None:
             return
         self.last_result = result
+        self.mark_good_button.setEnabled(result.is_ng and result.model_input is not None and self._can_teach())
         device = isinstance(result.frame, DeviceFrame)  # the overlay is in the device's image already
         self.live_view.show_frame(result.frame.image, None if device else result.heat)
         self.verdict.show_verdict(result.is_ng, result.score, result.threshold, result.category)
@@ -407,6 +428,26 @@ class InspectPage(QWidget):
         self.source_state.setText(f"saved {target}")
         return target
 
+    def mark_current_good(self) -> bool:
+        """Teach the model that the NG frame on screen is good."""
+        frame = teachable_frame(self.last_result) if self.last_result is not None else None
+        return frame is not None and self.mark_good(frame)
+
+    def mark_good(self, frame: Frame) -> bool:
+        """Teach the active model that `frame` is good, off the UI thread; the live runtime reloads the new version."""
+        if not self._can_teach():
+            self.banner.show_message("Only a model directory on this computer can be taught (not a bundle or a "
+                                     "device's model)", "warning")
+            return False
+        return self.teach.teach(Path(self.runtime.model_dir), [frame])
+
+    def _teach_message(self, text: str, kind: str) -> None:
+        self.banner.show_message(text, kind)
+        self._teach_note = (text, kind) if kind == "info" else None
+
+    def _can_teach(self) -> bool:
+        return (self.teach is not None and self.runtime is not None and not is_bundle(Path(self.runtime.model_dir)))
+
     def _threshold_changed(self, value: float) -> None:
         self.live_settings.threshold = value
         self.threshold_view.set_threshold(value)
@@ -437,6 +478,13 @@ class InspectPage(QWidget):
         if paths:
             event.acceptProposedAction()
             self.inspect_images(paths)
+
+
+def teachable_frame(result: FrameResult) -> Frame | None:
+    """What the model saw of `result`'s frame, to be taught (None for a device's own verdict)."""
+    if result.model_input is None:
+        return None
+    return Frame(result.frame.name, result.model_input, result.category)
 
 
 def _dropped_images(event: QDragEnterEvent | QDropEvent) -> list[Path]:

@@ -1,11 +1,14 @@
-"""A strip of the last NG frames as small overlays, newest first, so the operator sees what was rejected."""
+"""A strip of the last NG frames as small overlays, newest first, so the operator sees what was rejected; a
+thumbnail's context menu marks its frame as good (`mark_good_requested(frame)`, a `core.teaching.images.Frame`)."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QWidget
+
+from core.teaching.images import Frame
 
 STRIP_LENGTH = 8
 THUMB_HEIGHT = 80
@@ -20,7 +23,9 @@ def to_pixmap(image: np.ndarray, height: int) -> QPixmap:
 
 
 class QtNgStrip(QScrollArea):
-    """Up to `STRIP_LENGTH` thumbnails; `add(thumbnail, caption)` pushes one in on the left."""
+    """Up to `STRIP_LENGTH` thumbnails; `add(thumbnail, caption, frame)` pushes one in on the left."""
+
+    mark_good_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,11 +43,17 @@ class QtNgStrip(QScrollArea):
         self.setWidget(inner)
         self.thumbnails: list[QLabel] = []
 
-    def add(self, thumbnail: np.ndarray, caption: str) -> None:
+    def add(self, thumbnail: np.ndarray, caption: str, frame: Frame | None = None) -> None:
+        """`frame`: what the model saw, for "Mark as good" (None: the thumbnail has no such action)."""
         self._placeholder.hide()
         label = QLabel()
         label.setPixmap(to_pixmap(thumbnail, THUMB_HEIGHT))
-        label.setToolTip(caption)
+        label.setToolTip(caption + ("  (right-click: mark as good)" if frame is not None else ""))
+        if frame is not None:
+            action = QAction("Mark as good", label)
+            action.triggered.connect(lambda: self.mark_good_requested.emit(frame))
+            label.addAction(action)
+            label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._layout.insertWidget(0, label)
         self.thumbnails.insert(0, label)
         while len(self.thumbnails) > STRIP_LENGTH:

@@ -23,6 +23,10 @@ import numpy as np
 from core.files import write_file_atomically
 
 JPEG_QUALITY = 90
+# Beside each overlay, the frame as the model saw it (lossless, model-sized: 256 px is ~150 kB), so that a frame
+# marked good can be taught and one confirmed NG re-scored by a changed model (`core.teaching`). The overlay alone
+# cannot serve: its heat map is painted into the pixels.
+FRAME_SUFFIX = ".frame.png"
 DEFAULT_CAP_MB = 2048
 
 
@@ -35,12 +39,13 @@ class NgFrameFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._files: deque[tuple[str, int]] = deque()
         for entry in sorted(os.scandir(self.folder), key=lambda item: item.name):
-            if entry.is_file() and entry.name.endswith(".jpg"):
+            if entry.is_file() and (entry.name.endswith(".jpg") or entry.name.endswith(FRAME_SUFFIX)):
                 self._files.append((entry.name, entry.stat().st_size))
         self.total_bytes = sum(size for _, size in self._files)
 
-    def write(self, image: np.ndarray, frame_index: int) -> str:
-        """Write RGB `image` as JPEG (atomically: never half a file under its name); returns the file name."""
+    def write(self, image: np.ndarray, frame_index: int, model_input: np.ndarray | None = None) -> str:
+        """Write RGB `image` as JPEG (atomically: never half a file under its name), and `model_input` (the frame
+        the model saw) as PNG beside it; returns the JPEG's file name."""
         ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
@@ -52,6 +57,13 @@ class NgFrameFolder:
         write_file_atomically(self.folder / name, data)
         self._files.append((name, len(data)))
         self.total_bytes += len(data)
+        if model_input is not None:
+            ok, encoded = cv2.imencode(".png", cv2.cvtColor(model_input, cv2.COLOR_RGB2BGR))
+            if ok:
+                frame_name = name[: -len(".jpg")] + FRAME_SUFFIX
+                write_file_atomically(self.folder / frame_name, encoded.tobytes())
+                self._files.append((frame_name, len(encoded)))
+                self.total_bytes += len(encoded)
         return name
 
     def prune(self) -> list[str]:
@@ -64,3 +76,12 @@ class NgFrameFolder:
             removed.append(name)
         return removed
 
+
+
+def raw_frame_path(db_path: Path, image_path: str | None) -> Path | None:
+    """The model-sized frame kept beside a verdict's overlay (`Verdict.image_path`, relative to the database's
+    folder), or None when the row keeps no overlay. The file may be gone (the disk cap, or recorded before frames
+    were kept)."""
+    if not image_path or not image_path.endswith(".jpg"):
+        return None
+    return Path(db_path).parent / (image_path[: -len(".jpg")] + FRAME_SUFFIX)

@@ -5,6 +5,7 @@ self-test parts, so that the command line and the window read and write the same
     $XDG_DATA_HOME/inspection-station/audit.sqlite    otherwise (~/.local/share when XDG_DATA_HOME is unset)
     <db folder>/<db stem>-frames/          NG frames with their overlay, as JPEG, under a disk cap
     <db folder>/<db stem>-self-test/       the registered known good and known bad parts
+    <db folder>/<db stem>-teach-cache/     known defect images at model size, for teaching's check
 """
 
 from __future__ import annotations
@@ -36,3 +37,9 @@ def parts_folder(db_path: Path) -> Path:
     """Where the self-test parts registered for the station of `db_path` are kept."""
     db_path = Path(db_path)
     return db_path.with_name(f"{db_path.stem}-self-test")
+
+
+def teach_cache_folder(db_path: Path) -> Path:
+    """Where teaching's check caches the known test-set defects at model size (`core.teaching.check`)."""
+    db_path = Path(db_path)
+    return db_path.with_name(f"{db_path.stem}-teach-cache")

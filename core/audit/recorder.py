@@ -170,7 +170,8 @@ class AuditRecorder:
         else:
             overlay = render_overlay(frame.image, result.anomaly_map, low=context.map_low,
                                      threshold=result.threshold, score=result.score, label=result.category)
-        return f"{self.frames.folder.name}/{self.frames.write(overlay, frame.index)}"
+        name = self.frames.write(overlay, frame.index, result.model_input)
+        return f"{self.frames.folder.name}/{name}"
 
     def _commit(self, store: AuditStore, pending: list[Verdict]) -> None:
         if not pending:

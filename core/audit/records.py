@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from core.model_manifest import ONNX_GRAPH, WEIGHTS, BundleManifest, ModelManifest
+from core.model_versions import current_version
 
-# Model versions arrive with teach-by-correction (issue 13); until then every trained model is version 1.
+# A model directory never changed, and a bundle (its versions stay with the model it came from), is version 1.
 DEFAULT_MODEL_VERSION = 1
 OK, NG = "OK", "NG"
 VERDICTS = (OK, NG)
@@ -48,7 +49,8 @@ class ModelIdentity:
     def of(cls, manifest: ModelManifest | BundleManifest, model_dir: Path) -> ModelIdentity:
         files = manifest.files
         sha256 = files.get(ONNX_GRAPH) or files.get(WEIGHTS) or ""
-        return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()))
+        version = current_version(model_dir) if isinstance(manifest, ModelManifest) else DEFAULT_MODEL_VERSION
+        return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()), version=version)
 
     @classmethod
     def of_device(cls, status: Mapping[str, Any], host: str) -> ModelIdentity:

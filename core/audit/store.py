@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.audit.records import (OPERATOR_ACTIONS, VERDICTS, ModelIdentity, PartResult, SelfTestRun, Verdict,
-                                utc_now)
+from core.audit.records import (CONFIRMED_NG, OPERATOR_ACTIONS, VERDICTS, ModelIdentity, PartResult, SelfTestRun,
+                                Verdict, utc_now)
 from core.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -186,6 +186,12 @@ class AuditStore:
         query = f"SELECT id, {', '.join(_COLUMNS)} FROM verdicts{clause} ORDER BY time {order}, id {order}{tail}"
         for row in self._db.execute(query, values):
             yield _verdict(row)
+
+    def confirmed_ng(self) -> list[Verdict]:
+        """Every verdict the operator confirmed NG that still keeps its frame's image, newest first."""
+        query = (f"SELECT id, {', '.join(_COLUMNS)} FROM verdicts WHERE operator_action = ? AND image_path IS NOT NULL"
+                 f" ORDER BY time DESC, id DESC")
+        return [_verdict(row) for row in self._db.execute(query, [CONFIRMED_NG])]
 
     def counts(self, where: HistoryFilter = HistoryFilter()) -> dict[tuple[str, str], int]:
         """How many verdicts match `where`, by (verdict, category)."""

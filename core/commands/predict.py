@@ -10,7 +10,7 @@ import cv2
 from tqdm import tqdm
 
 from core.commands import arg_types
-from core.data.dataset import list_images
+from core.data.dataset import expand_image_inputs
 from core.data.images import read_image, read_image_hw, resize_image
 from core.errors import InputError
 from core.inference import predict_arrays
@@ -28,17 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            found = list_images(item)
-            if not found:
-                raise InputError(f"{item}: no images found in this folder")
-            paths += found
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise InputError(f"{item}: no such file or folder")
+    paths = expand_image_inputs(inputs)
     for path in paths:
         read_image_hw(path)  # the header only: an empty, foreign or absurdly large file stops before any output
     return paths

@@ -100,6 +100,23 @@ def list_images(folder: Path, recursive: bool = True) -> list[Path]:
     return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
 
 
+def expand_image_inputs(inputs: Sequence[Path]) -> list[Path]:
+    """Image files as given, and the images of folders (searched recursively), in order; InputError for an input
+    that is neither, or a folder without images."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = list_images(item)
+            if not found:
+                raise InputError(f"{item}: no images found in this folder")
+            paths += found
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise InputError(f"{item}: no such file or folder")
+    return paths
+
+
 def discover_category(root: Path) -> Category:
     """Find the training and test images of the category in `root`, in MVTec AD layout or as a plain folder.
 

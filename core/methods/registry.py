@@ -23,10 +23,12 @@ from core.methods.config import ModelConfig
 from core.methods.padim.fit import fit_gaussians
 from core.methods.padim.out_of_fold import fit_gaussians_out_of_fold
 from core.methods.padim.settings import PadimSettings
+from core.methods.padim.teach import teach_gaussians
 from core.methods.padim.torch_model import PadimModel
 from core.methods.patchcore.fit import fit_memory_bank
 from core.methods.patchcore.out_of_fold import fit_memory_bank_out_of_fold
 from core.methods.patchcore.settings import PatchcoreSettings
+from core.methods.patchcore.teach import teach_memory_bank
 from core.methods.patchcore.torch_model import PatchcoreModel
 from core.methods.rd.fit import fit_reverse_distillation
 from core.methods.rd.loss import reverse_distillation_loss
@@ -138,6 +140,7 @@ METHODS: dict[str, MethodSpec] = {
         fit=fit_memory_bank,
         networks=("extractor.layers",),
         fit_out_of_fold=fit_memory_bank_out_of_fold,
+        teach_good=teach_memory_bank,
     ),
     "padim": MethodSpec(
         name="padim",
@@ -150,6 +153,7 @@ METHODS: dict[str, MethodSpec] = {
         fit=fit_gaussians,
         networks=("extractor.layers",),
         fit_out_of_fold=fit_gaussians_out_of_fold,
+        teach_good=teach_gaussians,
     ),
     "cfa": MethodSpec(
         name="cfa",

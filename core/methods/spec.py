@@ -29,6 +29,12 @@ FitFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken, "torc
 # returns each image's (score N, map N x S x S) from a model fitted without the image's fold
 OutOfFoldFunction = Callable[[nn.Module, torch.Tensor, ModelConfig, CancelToken, "torch.Tensor | None", int],
                              Generator[Progress, None, "tuple[torch.Tensor, torch.Tensor]"]]
+# teach_good(model, images N x 3 x S x S uint8, categories N indices into the model's categories (-1: not known, the
+# method picks as its graph does), images_per_category (how many images each category's fitted state holds, None
+# where not known), config, cancel): adds the images to the fitted state as normal ones, in place, without training;
+# returns the category index each image was counted under
+TeachFunction = Callable[[nn.Module, torch.Tensor, torch.Tensor, "Sequence[int] | None", ModelConfig, CancelToken],
+                         Generator[Progress, None, torch.Tensor]]
 BuildFunction = Callable[[ModelConfig, "str | Path"], nn.Module]
 OptimiserFactory = Callable[[Sequence[nn.Parameter], float], torch.optim.Optimizer]
 # (the model, the `loss_inputs` tuples of the training images) -> new values of fitted buffers, by attribute path
@@ -82,6 +88,10 @@ class MethodSpec:
     # cost of one fit): thresholds then come from every normal image and none is held out. None: k-fold scores
     # cost k fits (`core.methods.out_of_fold`), so they are offered by a setting and the held-out split is the default.
     fit_out_of_fold: OutOfFoldFunction | None = None
+    # Teach by correction in seconds: frames the operator marked good enter the fitted state (a memory bank, the
+    # Gaussians) directly. None: the method learns by training, so marked frames are kept and a short fine-tune
+    # (`core.teaching.fine_tune`) teaches them when asked.
+    teach_good: TeachFunction | None = None
 
     @property
     def trains(self) -> bool:

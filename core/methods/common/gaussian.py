@@ -34,6 +34,27 @@ class GaussianStatistics:
         self.sum += samples.sum(dim=1)
         self.outer += samples.transpose(1, 2) @ samples  # batched over positions
 
+    @classmethod
+    def from_gaussians(cls, mean: Tensor, precision: Tensor, count: int, regularisation: float) -> GaussianStatistics:
+        """The running sums that `finish(regularisation)` turned into `mean` (P x d) and `precision` (P x d x d)
+        after `count` samples: the covariance is the precision's inverse less the regularisation, so adding samples
+        and finishing again gives the Gaussians of all the samples, as fit would (up to the float32 the model keeps
+        them in). Inverted in float64, a block of positions at a time."""
+        if count < 2:
+            raise ValueError(f"the Gaussians need the number of samples they were fitted on (at least 2), got {count}")
+        statistics = cls(0, 0)
+        statistics.count = count
+        mean64 = mean.to(torch.float64)
+        statistics.sum = count * mean64
+        outer = torch.empty(precision.shape, dtype=torch.float64)
+        identity = torch.eye(precision.shape[-1], dtype=torch.float64)
+        for start in range(0, precision.shape[0], INVERT_BLOCK):
+            block = slice(start, start + INVERT_BLOCK)
+            covariance = torch.linalg.inv(precision[block].to(torch.float64)) - regularisation * identity
+            outer[block] = (count - 1) * covariance + count * mean64[block, :, None] * mean64[block, None, :]
+        statistics.outer = outer
+        return statistics
+
     def without(self, part: GaussianStatistics) -> GaussianStatistics:
         """The statistics of these samples minus `part`'s (a subset of them): sums subtract, so a k-fold's Gaussian
         costs one pass over the fold, not over everything else."""
