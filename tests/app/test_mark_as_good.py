@@ -56,6 +56,8 @@ def test_mark_as_good_on_the_history_page_teaches_a_new_version_the_live_runtime
     assert history.versions.list.count() == 2
 
     history.versions.list.setCurrentRow(1)  # version 1, listed under the newest
+    # the teach's worker winds down after the reload: until then a rollback is refused as "still running"
+    qtbot.waitUntil(lambda: history.versions.runner.worker is None, timeout=10_000)
     with qtbot.waitSignal(window.model.changed, timeout=30_000):
         history.versions.rollback_button.click()
     assert read_log(model).current == 3 and read_manifest(model).files[WEIGHTS] == first_weights
