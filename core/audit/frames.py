@@ -53,18 +53,18 @@ class NgFrameFolder:
         now = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
         name = f"{stamp}_p{os.getpid()}_{frame_index:07d}.jpg"
-        data = encoded.tobytes()
-        write_file_atomically(self.folder / name, data)
-        self._files.append((name, len(data)))
-        self.total_bytes += len(data)
+        self._keep(name, encoded.tobytes())
         if model_input is not None:
             ok, encoded = cv2.imencode(".png", cv2.cvtColor(model_input, cv2.COLOR_RGB2BGR))
             if ok:
-                frame_name = name[: -len(".jpg")] + FRAME_SUFFIX
-                write_file_atomically(self.folder / frame_name, encoded.tobytes())
-                self._files.append((frame_name, len(encoded)))
-                self.total_bytes += len(encoded)
+                self._keep(name[: -len(".jpg")] + FRAME_SUFFIX, encoded.tobytes())
         return name
+
+    def _keep(self, name: str, data: bytes) -> None:
+        """Write one file atomically and count it under the cap."""
+        write_file_atomically(self.folder / name, data)
+        self._files.append((name, len(data)))
+        self.total_bytes += len(data)
 
     def prune(self) -> list[str]:
         """Remove the oldest files until the folder is within its cap; returns the names removed."""

@@ -159,7 +159,7 @@ class AuditRecorder:
             self._error(f"NG frame {result.frame.index} not kept: the audit writer is behind")
         model = context.model
         if isinstance(result.frame, DeviceFrame):  # a device's verdict: the model is the bundle it runs
-            model = ModelIdentity.of_device(result.frame.device, result.frame.name.split(" #")[0])
+            model = ModelIdentity.of_device(result.frame.device)
         return Verdict(item.time, context.source, result.frame.index, result.frame.name, result.category,
                        result.score, result.threshold, result.verdict, model, image_path)
 

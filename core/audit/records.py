@@ -53,10 +53,11 @@ class ModelIdentity:
         return cls(sha256=sha256, precision=manifest.precision, path=str(Path(model_dir).absolute()), version=version)
 
     @classmethod
-    def of_device(cls, status: Mapping[str, Any], host: str) -> ModelIdentity:
+    def of_device(cls, status: Mapping[str, Any]) -> ModelIdentity:
         """The bundle a device inspected with, from its status (`core/deploy/device/live.py` sends its graph's
-        sha256 and precision; older releases did not: empty). `path` says where: host and bundle."""
-        where = f"{host}:{status.get('bundle') or status.get('release') or '?'}"
+        sha256 and precision; older releases did not: empty; the `jetson://` source adds the host). `path` says
+        where: host and bundle."""
+        where = f"{status.get('host', '?')}:{status.get('bundle') or status.get('release') or '?'}"
         return cls(sha256=str(status.get("model_sha256") or ""), precision=str(status.get("precision") or ""),
                    path=where)
 

@@ -31,18 +31,21 @@ from core.sources.live import LiveSettings, ScoringRuntime, category_in_path, in
 _FOLDER_OF = {OK: "good", NG: "bad"}
 
 
-def part_category(image: Path, categories: Sequence[str], category: str | None = None) -> str:
-    """The category a part image belongs to: `category` when given, else the one its path names, else the
-    model's only one; InputError naming the image when none of these says."""
+def part_category(image: Path | None, categories: Sequence[str], category: str | None = None,
+                  required: bool = True) -> str:
+    """The category an image belongs to: `category` when given, else the one its path names, else the model's only
+    one; when none of these says, InputError naming the image, or "" unless `required`."""
     if category:
         if categories and category not in categories:
             raise InputError(f"category {category!r}: not one of the model's ({', '.join(categories)})")
         return category
-    named = category_in_path(Path(image).absolute(), list(categories))
+    named = category_in_path(Path(image).absolute(), list(categories)) if image is not None else ""
     if named:
         return named
     if len(categories) == 1:
         return categories[0]
+    if not required:
+        return ""
     raise InputError(f"{image}: its path names none of the model's categories ({', '.join(categories) or 'none'}); "
                      f"say which with --category")
 

@@ -133,7 +133,7 @@ class JetsonSource(FrameSource):
     def _device_frame(self, image: np.ndarray, status: dict) -> DeviceFrame:
         self._count += 1
         return DeviceFrame(np.ascontiguousarray(image), self._count, f"{self.target.host} #{status.get('frames', 0)}",
-                           captured_at=time.perf_counter(), device=status)
+                           captured_at=time.perf_counter(), device=dict(status, host=self.target.host))
 
     def _note_state(self, status: dict | None) -> None:
         state = (status or {}).get("state", "starting")

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.audit.self_test import part_category
 from core.data.dataset import expand_image_inputs
 from core.data.images import read_image
-from core.errors import InputError
-from core.sources.live import category_in_path
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,9 @@ class Frame:
 
 
 def frame_category(path: Path | None, categories: Sequence[str], category: str = "") -> str:
-    """`category` when given (refused unless the model has it), else the one `path` names, else the only one."""
-    if category:
-        if category not in categories:
-            raise InputError(f"category {category!r}: not one of the model's ({', '.join(categories)})")
-        return category
-    named = category_in_path(Path(path).absolute(), list(categories)) if path is not None else ""
-    return named or (categories[0] if len(categories) == 1 else "")
+    """`category` when given (refused unless the model has it), else the one `path` names, else the only one, else
+    "" (the teach then takes the category the graph finds nearest)."""
+    return part_category(path, categories, category, required=False)
 
 
 def frames_from_paths(sources: Sequence[Path], categories: Sequence[str], category: str = "") -> list[Frame]:
