@@ -96,6 +96,8 @@ refresh_lock() {
     echo "# Exact versions of every distribution in the set-up the suite passes with; bootstrap.sh installs with"
     echo "# this file as constraints. Written by 'bash resources/bootstrap.sh lock [NAME ...]': do not edit by hand."
     echo "# Resolved on $("$py" -c 'import platform; print("Python", platform.python_version(), platform.system(), platform.machine())')."
+    # Which pyproject.toml these pins were resolved from: a lock written for an older one says so in its diff.
+    echo "# From pyproject.toml sha256 $(sha256sum pyproject.toml | cut -d' ' -f1)."
     printf '%s\n' "$frozen"
   } > "$new"
   if [ -f "$lock" ] && diff -q <(grep -v '^#' "$lock") <(grep -v '^#' "$new") >/dev/null; then
